@@ -1,0 +1,258 @@
+//! `embplan estimate`: exact parameter and byte counts for a schema or a plan.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Result;
+use serde::Serialize;
+
+use crate::cost::{Cost, NOT_COUNTED, compression_ratio};
+use crate::plan::{InputKind, Plan, PlanCosts};
+use crate::report::{align_right, new_table};
+use crate::schema::{Dtype, Optimizer};
+use crate::size::{format_iec, group_thousands};
+
+/// Arguments of `embplan estimate`.
+#[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Examples:\n  embplan estimate schemas/criteo-kaggle.toml\n  embplan estimate plan.toml --exact\n  embplan estimate schemas/criteo-tb-40m.toml --dtype f16 --optimizer rowwise-adagrad --json"
+)]
+pub struct Args {
+    /// A schema (.toml; counted as full tables) or a plan file (.toml with `version`, or .json).
+    #[arg(value_name = "FILE")]
+    pub input: PathBuf,
+
+    /// Count with this weight dtype instead of the file's: f32, f16, bf16 or int8.
+    #[arg(long, value_name = "DTYPE", value_parser = parse_dtype)]
+    pub dtype: Option<Dtype>,
+
+    /// Count with this optimizer's state instead of the file's: none, sgd, adagrad, rowwise-adagrad or adam.
+    #[arg(long, value_name = "OPT", value_parser = parse_optimizer)]
+    pub optimizer: Option<Optimizer>,
+
+    /// Show exact byte counts instead of IEC units.
+    #[arg(long)]
+    pub exact: bool,
+
+    /// Print JSON (always exact) instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Parses a dtype name for clap.
+pub fn parse_dtype(s: &str) -> Result<Dtype, String> {
+    parse_enum(s, &Dtype::ALL, Dtype::name, "dtype")
+}
+
+/// Parses an optimizer name for clap.
+pub fn parse_optimizer(s: &str) -> Result<Optimizer, String> {
+    parse_enum(s, &Optimizer::ALL, Optimizer::name, "optimizer")
+}
+
+fn parse_enum<T: Copy>(
+    s: &str,
+    all: &[T],
+    name: fn(T) -> &'static str,
+    what: &str,
+) -> Result<T, String> {
+    let lower = s.trim().to_ascii_lowercase();
+    if let Some(&v) = all.iter().find(|&&v| name(v) == lower) {
+        return Ok(v);
+    }
+    let names: Vec<&str> = all.iter().map(|&v| name(v)).collect();
+    let hint = crate::source::closest(&lower, names.iter().copied())
+        .map(|c| format!(" (did you mean '{c}'?)"))
+        .unwrap_or_default();
+    Err(format!(
+        "unknown {what} '{s}'{hint}: expected one of {}",
+        names.join(", ")
+    ))
+}
+
+#[derive(Serialize)]
+struct JsonFeature<'a> {
+    name: &'a str,
+    cardinality: u64,
+    dim: u32,
+    scheme: String,
+    combiner: Option<&'static str>,
+    tables: Vec<JsonTable>,
+    #[serde(flatten)]
+    cost: Cost,
+    full_bytes: Option<u64>,
+    compression: Option<f64>,
+}
+
+#[derive(Serialize)]
+struct JsonTable {
+    rows: u64,
+    dim: u32,
+    #[serde(flatten)]
+    cost: Cost,
+}
+
+#[derive(Serialize)]
+struct JsonEstimate<'a> {
+    input: &'a str,
+    kind: &'static str,
+    dtype: Dtype,
+    optimizer: Optimizer,
+    features: Vec<JsonFeature<'a>>,
+    total: Cost,
+    full_total: Option<Cost>,
+    compression: Option<f64>,
+    not_counted: &'static str,
+}
+
+/// Runs `embplan estimate`.
+pub fn run(args: Args) -> Result<ExitCode> {
+    let (mut plan, kind) = Plan::load_plan_or_schema(&args.input)?;
+    if let Some(d) = args.dtype {
+        plan.dtype = d;
+    }
+    if let Some(o) = args.optimizer {
+        plan.optimizer = o;
+    }
+    let costs = plan.costs()?;
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        let est = to_json(&plan, &costs, &args, kind);
+        writeln!(out, "{}", serde_json::to_string_pretty(&est)?)?;
+    } else {
+        let size = |b: u64| {
+            if args.exact {
+                group_thousands(b)
+            } else {
+                format_iec(b)
+            }
+        };
+        writeln!(out, "{}", render_table(&plan, &costs, size))?;
+        writeln!(
+            out,
+            "dtype {}, optimizer {}: weights {}, optimizer state {}, total {} ({} bytes)",
+            plan.dtype,
+            plan.optimizer,
+            size(costs.total.weight_bytes),
+            size(costs.total.optimizer_bytes),
+            size(costs.total.bytes),
+            group_thousands(costs.total.bytes)
+        )?;
+        writeln!(out, "{NOT_COUNTED}")?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn ratio(full: Option<Cost>, planned: Cost) -> Option<f64> {
+    full.map(|f| compression_ratio(f.bytes, planned.bytes))
+}
+
+fn format_ratio(r: Option<f64>) -> String {
+    match r {
+        Some(r) if r.is_finite() => format!("{r:.2}×"),
+        _ => "—".to_string(),
+    }
+}
+
+/// The per-feature table for people; `size` renders byte counts.
+pub fn render_table(
+    plan: &Plan,
+    costs: &PlanCosts,
+    size: impl Fn(u64) -> String,
+) -> comfy_table::Table {
+    let mut table = new_table(&[
+        "feature",
+        "cardinality",
+        "scheme",
+        "tables (rows×dim)",
+        "params",
+        "weights",
+        "optimizer",
+        "total",
+        "compression",
+    ]);
+    for (i, f) in plan.features.iter().enumerate() {
+        let shapes: Vec<String> = f
+            .tables()
+            .iter()
+            .map(|t| format!("{}×{}", group_thousands(t.rows), t.dim))
+            .collect();
+        let scheme = match f.combiner {
+            Some(c) => format!("{} {c}", f.scheme.describe()),
+            None => f.scheme.describe(),
+        };
+        let c = costs.features[i];
+        table.add_row(vec![
+            f.name.clone(),
+            group_thousands(f.cardinality),
+            scheme,
+            shapes.join(" + "),
+            group_thousands(c.params),
+            size(c.weight_bytes),
+            size(c.optimizer_bytes),
+            size(c.bytes),
+            format_ratio(ratio(costs.full_features[i], c)),
+        ]);
+    }
+    let t = costs.total;
+    table.add_row(vec![
+        "total".to_string(),
+        String::new(),
+        String::new(),
+        String::new(),
+        group_thousands(t.params),
+        size(t.weight_bytes),
+        size(t.optimizer_bytes),
+        size(t.bytes),
+        format_ratio(ratio(costs.full_total, t)),
+    ]);
+    align_right(&mut table, &[1, 4, 5, 6, 7, 8]);
+    table
+}
+
+fn to_json<'a>(
+    plan: &'a Plan,
+    costs: &PlanCosts,
+    args: &'a Args,
+    kind: InputKind,
+) -> JsonEstimate<'a> {
+    let features = plan
+        .features
+        .iter()
+        .enumerate()
+        .map(|(i, f)| JsonFeature {
+            name: &f.name,
+            cardinality: f.cardinality,
+            dim: f.dim,
+            scheme: f.scheme.describe(),
+            combiner: f.combiner.map(|c| c.name()),
+            tables: f
+                .tables()
+                .iter()
+                .zip(&costs.tables[i])
+                .map(|(t, c)| JsonTable {
+                    rows: t.rows,
+                    dim: t.dim,
+                    cost: *c,
+                })
+                .collect(),
+            cost: costs.features[i],
+            full_bytes: costs.full_features[i].map(|c| c.bytes),
+            compression: ratio(costs.full_features[i], costs.features[i]),
+        })
+        .collect();
+    JsonEstimate {
+        input: args.input.to_str().unwrap_or("<non-UTF-8 path>"),
+        kind: match kind {
+            InputKind::Plan => "plan",
+            InputKind::Schema => "schema",
+        },
+        dtype: plan.dtype,
+        optimizer: plan.optimizer,
+        features,
+        total: costs.total,
+        full_total: costs.full_total,
+        compression: ratio(costs.full_total, costs.total),
+        not_counted: NOT_COUNTED,
+    }
+}

@@ -1,0 +1,55 @@
+//! Command-line definitions (clap) and one handler per subcommand.
+//!
+//! Each subcommand lives in its own file with an `Args` struct and a `run` function that
+//! validates the raw arguments, calls the library and prints. Nothing here is used by the
+//! library's core modules.
+
+use std::process::ExitCode;
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+
+pub mod estimate;
+pub mod verify;
+
+/// Exit code for a successful run (and for "complementary").
+pub const EXIT_OK: u8 = 0;
+/// Exit code for a negative verdict (e.g. "not complementary").
+pub const EXIT_VERDICT_NO: u8 = 1;
+/// Exit code for bad input or any other error.
+pub const EXIT_BAD_INPUT: u8 = 2;
+
+/// Plan memory-efficient embedding tables from complementary partitions.
+#[derive(Debug, Parser)]
+#[command(
+    name = "embplan",
+    version,
+    about = "Plan memory-efficient embedding tables for recommendation models",
+    long_about = "embplan replaces n×D embedding tables by small tables over complementary \
+partitions of the category set (Shi et al., KDD 2020): it plans schemes per feature to fit a \
+memory budget, proves them complementary, counts bytes exactly, exports table configs and \
+validates plans by training.",
+    after_help = "Exit codes: 0 success, 1 negative verdict (verify: not complementary), 2 bad input or error."
+)]
+pub struct Cli {
+    /// The subcommand to run.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Prove partitions complementary, or print a counterexample pair.
+    Verify(verify::Args),
+    /// Count parameters and bytes exactly for a schema (full tables) or a plan.
+    Estimate(estimate::Args),
+}
+
+/// Runs a parsed command line and returns the process exit code.
+pub fn run(cli: Cli) -> Result<ExitCode> {
+    match cli.command {
+        Command::Verify(args) => verify::run(args),
+        Command::Estimate(args) => estimate::run(args),
+    }
+}

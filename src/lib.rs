@@ -1,0 +1,16 @@
+//! embplan: plan memory-efficient compositional embedding tables from complementary partitions.
+//!
+//! Data flows one way: [`schema`] → [`partition`] → [`proof`] and [`cost`] → [`plan`] →
+//! export / train → report / plot. The core modules know nothing of terminals or plotting;
+//! [`cli`] parses arguments and renders with [`report`].
+
+pub mod cli;
+pub mod cost;
+pub mod output;
+pub mod partition;
+pub mod plan;
+pub mod proof;
+pub mod report;
+pub mod schema;
+pub mod size;
+pub mod source;

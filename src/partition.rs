@@ -1,0 +1,410 @@
+//! Partition families: the one definition of every family's class ids and table rows.
+//!
+//! Every arithmetic family maps an id x in [0, n) to one class per table as
+//! `(x div d) mod m` (a [`TableMap`]), so proofs, byte counts, the trainer and the
+//! exported Python all share this single definition:
+//!
+//! | family | table j | rows needed |
+//! |---|---|---|
+//! | `full` | x | n |
+//! | `hash` m | x mod m | min(m, n) |
+//! | `qr` m | remainder x mod m, then quotient x div m | min(m, n), ceil(n/m) |
+//! | `mixed-radix` m1..mk | (x div m1·…·m(j-1)) mod mj | min(mj, ceil(n / m1·…·m(j-1))) |
+//! | `crt` m1..mk | x mod mj | min(mj, n) |
+//! | `explicit` | the class id given in a file | 1 + the largest id |
+//!
+//! "Rows needed" counts only rows some id in [0, n) reaches, so no row is dead weight.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{Context, Result, bail};
+use serde::{Deserialize, Serialize};
+
+/// How the looked-up rows of a multi-table feature are combined into one vector.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Combiner {
+    /// Concatenate: table dims add up to the feature's dim.
+    Concat,
+    /// Element-wise sum: every table has the feature's dim.
+    Add,
+    /// Element-wise product (the paper's default): every table has the feature's dim.
+    Mult,
+}
+
+impl Combiner {
+    /// The name used in files and on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Combiner::Concat => "concat",
+            Combiner::Add => "add",
+            Combiner::Mult => "mult",
+        }
+    }
+
+    /// Every combiner, in a fixed order.
+    pub const ALL: [Combiner; 3] = [Combiner::Mult, Combiner::Add, Combiner::Concat];
+
+    /// Parses a combiner name.
+    pub fn parse(s: &str) -> Result<Combiner> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "concat" => Ok(Combiner::Concat),
+            "add" => Ok(Combiner::Add),
+            "mult" => Ok(Combiner::Mult),
+            other => bail!("unknown combiner '{other}': expected one of concat, add, mult"),
+        }
+    }
+}
+
+impl fmt::Display for Combiner {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The class-id map of one table: `(x div divisor) mod modulus` or an explicit lookup.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TableMap {
+    /// `(x div divisor) mod modulus`; no modulus means no reduction.
+    Arith {
+        /// Integer floor divisor (≥ 1).
+        divisor: u64,
+        /// Modulus (≥ 1), or `None` for the plain quotient.
+        modulus: Option<u64>,
+    },
+    /// The class of x is `classes[x]`.
+    Lookup(Arc<[u64]>),
+}
+
+impl TableMap {
+    /// The class (row) of id x.
+    #[inline]
+    pub fn class_of(&self, x: u64) -> u64 {
+        match self {
+            TableMap::Arith { divisor, modulus } => {
+                let q = if *divisor == 1 { x } else { x / divisor };
+                match modulus {
+                    Some(m) => q % m,
+                    None => q,
+                }
+            }
+            TableMap::Lookup(classes) => classes[x as usize],
+        }
+    }
+}
+
+/// Class ids read from a file: one line per category, one id per partition.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExplicitPartitions {
+    /// Where the ids were read from (kept in plan files).
+    pub path: PathBuf,
+    /// Number of categories (lines).
+    pub n: u64,
+    /// Per partition, the class id of every category.
+    pub columns: Vec<Arc<[u64]>>,
+    /// Per partition, 1 + the largest class id.
+    pub rows: Vec<u64>,
+}
+
+impl ExplicitPartitions {
+    /// Reads a partition file; errors name `file:line:col`.
+    pub fn load(path: &Path) -> Result<ExplicitPartitions> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read partition file '{}'", path.display()))?;
+        Self::parse(path, &text)
+    }
+
+    /// Parses partition text (blank lines and `#` comments are skipped).
+    pub fn parse(path: &Path, text: &str) -> Result<ExplicitPartitions> {
+        let origin = path.display();
+        let mut columns: Vec<Vec<u64>> = Vec::new();
+        for (i, line) in text.lines().enumerate() {
+            let content = line.split('#').next().unwrap_or("");
+            if content.trim().is_empty() {
+                continue;
+            }
+            let mut fields = Vec::new();
+            let mut pos = 0;
+            for token in content.split_whitespace() {
+                let col = content[pos..].find(token).map_or(pos, |p| p + pos);
+                pos = col + token.len();
+                let id: u64 = token.parse().map_err(|_| {
+                    anyhow::anyhow!(
+                        "{origin}:{}:{}: expected a non-negative integer class id, found '{token}'",
+                        i + 1,
+                        content[..col].chars().count() + 1
+                    )
+                })?;
+                fields.push(id);
+            }
+            if columns.is_empty() {
+                columns = vec![Vec::new(); fields.len()];
+            } else if fields.len() != columns.len() {
+                bail!(
+                    "{origin}:{}:1: expected {} class ids (one per partition, as on the first line), found {}",
+                    i + 1,
+                    columns.len(),
+                    fields.len()
+                );
+            }
+            for (c, id) in columns.iter_mut().zip(fields) {
+                c.push(id);
+            }
+        }
+        if columns.is_empty() || columns[0].is_empty() {
+            bail!(
+                "{origin}: no categories: expected one line per category with one class id per partition"
+            );
+        }
+        let n = columns[0].len() as u64;
+        let rows = columns
+            .iter()
+            .map(|c| c.iter().max().copied().unwrap_or(0) + 1)
+            .collect();
+        Ok(ExplicitPartitions {
+            path: path.to_path_buf(),
+            n,
+            columns: columns.into_iter().map(Arc::from).collect(),
+            rows,
+        })
+    }
+}
+
+/// A partition scheme for one feature.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Scheme {
+    /// One table of n rows.
+    Full,
+    /// The hashing trick: one table, class x mod m (not complementary unless m ≥ n).
+    Hash {
+        /// Number of buckets.
+        m: u64,
+    },
+    /// Quotient–remainder: remainder table (x mod m) then quotient table (x div m).
+    Qr {
+        /// Remainder modulus, equal to the quotient divisor.
+        m: u64,
+    },
+    /// Generalized QR: digits of x in radices m1..mk (least significant first).
+    MixedRadix {
+        /// The radices m1..mk.
+        radices: Vec<u64>,
+    },
+    /// Chinese remainder: x mod mj for each modulus.
+    Crt {
+        /// The moduli m1..mk (need not be coprime).
+        moduli: Vec<u64>,
+    },
+    /// Domain partitions given in a file.
+    Explicit(Arc<ExplicitPartitions>),
+}
+
+impl Scheme {
+    /// The family name used in files and on the command line.
+    pub fn family(&self) -> &'static str {
+        match self {
+            Scheme::Full => "full",
+            Scheme::Hash { .. } => "hash",
+            Scheme::Qr { .. } => "qr",
+            Scheme::MixedRadix { .. } => "mixed-radix",
+            Scheme::Crt { .. } => "crt",
+            Scheme::Explicit(_) => "explicit",
+        }
+    }
+
+    /// The scheme's integer parameters (m, radices or moduli); empty for full and explicit.
+    pub fn parameters(&self) -> Vec<u64> {
+        match self {
+            Scheme::Full | Scheme::Explicit(_) => Vec::new(),
+            Scheme::Hash { m } | Scheme::Qr { m } => vec![*m],
+            Scheme::MixedRadix { radices } => radices.clone(),
+            Scheme::Crt { moduli } => moduli.clone(),
+        }
+    }
+
+    /// Checks the scheme is well-formed for a feature of `n` categories.
+    pub fn validate(&self, n: u64) -> Result<()> {
+        if n == 0 {
+            bail!("cardinality must be at least 1");
+        }
+        let check_list = |what: &str, list: &[u64]| -> Result<()> {
+            if list.is_empty() {
+                bail!("{} needs at least one {what}", self.family());
+            }
+            if let Some(pos) = list.iter().position(|&m| m == 0) {
+                bail!(
+                    "{} {what} {} is 0; every {what} must be at least 1",
+                    self.family(),
+                    pos + 1
+                );
+            }
+            Ok(())
+        };
+        match self {
+            Scheme::Full => Ok(()),
+            Scheme::Hash { m } | Scheme::Qr { m } => check_list("modulus", &[*m]),
+            Scheme::MixedRadix { radices } => check_list("radix", radices),
+            Scheme::Crt { moduli } => check_list("modulus", moduli),
+            Scheme::Explicit(p) => {
+                if p.n != n {
+                    bail!(
+                        "partition file '{}' has {} categories (lines) but the feature's cardinality is {n}",
+                        p.path.display(),
+                        p.n
+                    );
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// The class-id map of every table, in partition order.
+    pub fn table_maps(&self) -> Vec<TableMap> {
+        let arith = |divisor, modulus| TableMap::Arith { divisor, modulus };
+        match self {
+            Scheme::Full => vec![arith(1, None)],
+            Scheme::Hash { m } => vec![arith(1, Some(*m))],
+            Scheme::Qr { m } => vec![arith(1, Some(*m)), arith(*m, None)],
+            Scheme::MixedRadix { radices } => {
+                // Place values saturate at u64::MAX: once the true value exceeds every id,
+                // x div place is 0 either way.
+                let mut place: u64 = 1;
+                radices
+                    .iter()
+                    .map(|&r| {
+                        let map = arith(place, Some(r));
+                        place = place.saturating_mul(r);
+                        map
+                    })
+                    .collect()
+            }
+            Scheme::Crt { moduli } => moduli.iter().map(|&m| arith(1, Some(m))).collect(),
+            Scheme::Explicit(p) => p.columns.iter().cloned().map(TableMap::Lookup).collect(),
+        }
+    }
+
+    /// Rows each table needs so that every id in [0, n) has its row (see the module table).
+    pub fn table_rows(&self, n: u64) -> Vec<u64> {
+        if let Scheme::Explicit(p) = self {
+            return p.rows.clone();
+        }
+        self.table_maps()
+            .iter()
+            .map(|map| match map {
+                TableMap::Arith { divisor, modulus } => {
+                    let reached = n.div_ceil(*divisor);
+                    modulus.map_or(reached, |m| reached.min(m))
+                }
+                TableMap::Lookup(_) => unreachable!("only explicit schemes have lookups"),
+            })
+            .collect()
+    }
+
+    /// Number of tables (partitions).
+    pub fn num_tables(&self) -> usize {
+        match self {
+            Scheme::Full | Scheme::Hash { .. } => 1,
+            Scheme::Qr { .. } => 2,
+            Scheme::MixedRadix { radices } => radices.len(),
+            Scheme::Crt { moduli } => moduli.len(),
+            Scheme::Explicit(p) => p.columns.len(),
+        }
+    }
+
+    /// Short human form, e.g. `qr(4)`, `crt(7,11,13)`.
+    pub fn describe(&self) -> String {
+        match self {
+            Scheme::Full => "full".into(),
+            Scheme::Explicit(p) => format!("explicit({})", p.path.display()),
+            _ => {
+                let params: Vec<String> = self.parameters().iter().map(u64::to_string).collect();
+                format!("{}({})", self.family(), params.join(","))
+            }
+        }
+    }
+}
+
+/// Splits a feature dim across `k` concatenated tables: equal parts in units of `multiple`,
+/// the remaining units going to the first tables. `None` when some table would get no unit.
+pub fn concat_split(dim: u32, k: usize, multiple: u32) -> Option<Vec<u32>> {
+    let multiple = multiple.max(1);
+    if k == 0 || !dim.is_multiple_of(multiple) {
+        return None;
+    }
+    let units = dim / multiple;
+    let k32 = u32::try_from(k).ok()?;
+    if units < k32 {
+        return None;
+    }
+    let base = units / k32;
+    let extra = units % k32;
+    Some(
+        (0..k32)
+            .map(|j| (base + u32::from(j < extra)) * multiple)
+            .collect(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn qr_rows_and_classes() {
+        let s = Scheme::Qr { m: 4 };
+        assert_eq!(s.table_rows(10), vec![4, 3]);
+        let maps = s.table_maps();
+        assert_eq!((maps[0].class_of(9), maps[1].class_of(9)), (1, 2));
+        assert_eq!(Scheme::Qr { m: 100 }.table_rows(10), vec![10, 1]);
+    }
+
+    #[test]
+    fn mixed_radix_counts_only_needed_rows() {
+        let s = Scheme::MixedRadix {
+            radices: vec![100, 100, 1000],
+        };
+        assert_eq!(s.table_rows(10_000_000), vec![100, 100, 1000]);
+        assert_eq!(s.table_rows(1_234_567), vec![100, 100, 124]);
+        assert_eq!(s.table_rows(50), vec![50, 1, 1]);
+        let maps = s.table_maps();
+        let x = 1_234_567;
+        let classes: Vec<u64> = maps.iter().map(|m| m.class_of(x)).collect();
+        assert_eq!(classes, vec![67, 45, 123]);
+    }
+
+    #[test]
+    fn huge_radices_do_not_overflow() {
+        let s = Scheme::MixedRadix {
+            radices: vec![u64::MAX, u64::MAX, 2],
+        };
+        assert_eq!(s.table_rows(u64::MAX), vec![u64::MAX, 1, 1]);
+        let maps = s.table_maps();
+        assert_eq!(maps[2].class_of(u64::MAX - 1), 0);
+    }
+
+    #[test]
+    fn explicit_partitions_parse_and_locate_errors() {
+        let p =
+            ExplicitPartitions::parse(Path::new("p.txt"), "0 0 0\n1 0 1\n# c\n2 1 1\n").unwrap();
+        assert_eq!(p.n, 3);
+        assert_eq!(p.rows, vec![3, 2, 2]);
+        let e = ExplicitPartitions::parse(Path::new("p.txt"), "0 0\n1 x\n").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "p.txt:2:3: expected a non-negative integer class id, found 'x'"
+        );
+        let e = ExplicitPartitions::parse(Path::new("p.txt"), "0 0\n1\n").unwrap_err();
+        assert!(e.to_string().starts_with("p.txt:2:1: expected 2 class ids"));
+    }
+
+    #[test]
+    fn concat_split_rule() {
+        assert_eq!(concat_split(16, 2, 1), Some(vec![8, 8]));
+        assert_eq!(concat_split(16, 3, 1), Some(vec![6, 5, 5]));
+        assert_eq!(concat_split(16, 3, 4), Some(vec![8, 4, 4]));
+        assert_eq!(concat_split(16, 5, 4), None);
+        assert_eq!(concat_split(18, 2, 4), None);
+    }
+}

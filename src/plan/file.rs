@@ -1,0 +1,762 @@
+//! The versioned plan file (TOML or JSON by extension) shared by every command.
+//!
+//! ```toml
+//! version = 1
+//! name = "criteo-kaggle"
+//! dtype = "f32"
+//! optimizer = "adagrad"
+//!
+//! [totals]            # re-derived and checked on load
+//! params = 1234
+//! weight_bytes = 4936
+//! optimizer_bytes = 4936
+//! bytes = 9872
+//! full_bytes = 40000  # the same features with full tables
+//!
+//! [[feature]]
+//! name = "C3"
+//! cardinality = 10131227
+//! dim = 16
+//! scheme = "qr"       # full | hash | qr | mixed-radix | crt | explicit
+//! m = 3184            # hash and qr; mixed-radix: radices = [..]; crt: moduli = [..];
+//!                     # explicit: partitions = "file"
+//! combiner = "mult"   # concat | add | mult; absent for one-table schemes
+//! params = ...        # feature totals, checked
+//! [[feature.table]]   # in partition order, checked
+//! rows = 3184
+//! dim = 16
+//! params = ...
+//! ```
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{Context, Result, anyhow, bail};
+use serde::{Deserialize, Serialize};
+
+use crate::cost::Cost;
+use crate::partition::{Combiner, ExplicitPartitions, Scheme};
+use crate::schema::{Dtype, Optimizer, Schema, wide_u64};
+use crate::source::Source;
+
+/// The plan file format version this build reads and writes.
+pub const PLAN_VERSION: u32 = 1;
+
+/// One table's shape.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TableShape {
+    /// Rows (classes of its partition that some id reaches).
+    pub rows: u64,
+    /// Embedding dim of the table.
+    pub dim: u32,
+}
+
+/// A feature with its chosen scheme and combiner.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlannedFeature {
+    /// Feature name.
+    pub name: String,
+    /// Number of categories n.
+    pub cardinality: u64,
+    /// Output embedding dim.
+    pub dim: u32,
+    /// The partition scheme.
+    pub scheme: Scheme,
+    /// How the tables' rows are combined; `None` for one-table schemes.
+    pub combiner: Option<Combiner>,
+    /// Dim of every table, in partition order.
+    pub table_dims: Vec<u32>,
+    /// The planner's predicted loss increase, when a planner chose this.
+    pub predicted_loss: Option<f64>,
+}
+
+impl PlannedFeature {
+    /// Builds a feature, deriving table dims from the combiner (concat splits `dim` evenly).
+    pub fn new(
+        name: &str,
+        cardinality: u64,
+        dim: u32,
+        scheme: Scheme,
+        combiner: Option<Combiner>,
+    ) -> Result<PlannedFeature> {
+        let k = scheme.num_tables();
+        let table_dims = match combiner {
+            Some(Combiner::Concat) => {
+                crate::partition::concat_split(dim, k, 1).ok_or_else(|| {
+                    anyhow!(
+                        "feature '{name}': dim {dim} cannot be split across {k} concatenated tables"
+                    )
+                })?
+            }
+            _ => vec![dim; k],
+        };
+        Self::with_table_dims(name, cardinality, dim, scheme, combiner, table_dims)
+    }
+
+    /// Builds a feature with explicit table dims, validating shapes.
+    pub fn with_table_dims(
+        name: &str,
+        cardinality: u64,
+        dim: u32,
+        scheme: Scheme,
+        combiner: Option<Combiner>,
+        table_dims: Vec<u32>,
+    ) -> Result<PlannedFeature> {
+        let f = PlannedFeature {
+            name: name.to_string(),
+            cardinality,
+            dim,
+            scheme,
+            combiner,
+            table_dims,
+            predicted_loss: None,
+        };
+        f.validate()?;
+        Ok(f)
+    }
+
+    fn validate(&self) -> Result<()> {
+        let name = &self.name;
+        if self.dim == 0 {
+            bail!("feature '{name}': dim must be at least 1");
+        }
+        self.scheme
+            .validate(self.cardinality)
+            .with_context(|| format!("feature '{name}'"))?;
+        let k = self.scheme.num_tables();
+        match (k, self.combiner) {
+            (1, Some(c)) => bail!(
+                "feature '{name}': scheme {} has one table, so combiner '{c}' does not apply; remove it",
+                self.scheme.family()
+            ),
+            (k, None) if k > 1 => bail!(
+                "feature '{name}': scheme {} has {k} tables and needs a combiner (concat, add or mult)",
+                self.scheme.family()
+            ),
+            _ => {}
+        }
+        if self.table_dims.len() != k {
+            bail!(
+                "feature '{name}': {} table dims given but scheme {} has {k} tables",
+                self.table_dims.len(),
+                self.scheme.describe()
+            );
+        }
+        if self.table_dims.contains(&0) {
+            bail!("feature '{name}': every table dim must be at least 1");
+        }
+        match self.combiner {
+            Some(Combiner::Concat) => {
+                let sum: u64 = self.table_dims.iter().map(|&d| u64::from(d)).sum();
+                if sum != u64::from(self.dim) {
+                    bail!(
+                        "feature '{name}': concat table dims {:?} add up to {sum}, not the feature dim {}",
+                        self.table_dims,
+                        self.dim
+                    );
+                }
+            }
+            _ => {
+                if let Some(&d) = self.table_dims.iter().find(|&&d| d != self.dim) {
+                    bail!(
+                        "feature '{name}': with {} every table must have the feature dim {}, found {d}",
+                        self.combiner.map_or("one table", Combiner::name),
+                        self.dim
+                    );
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The tables' shapes, in partition order.
+    pub fn tables(&self) -> Vec<TableShape> {
+        self.scheme
+            .table_rows(self.cardinality)
+            .into_iter()
+            .zip(&self.table_dims)
+            .map(|(rows, &dim)| TableShape { rows, dim })
+            .collect()
+    }
+
+    /// Counts per table, in partition order.
+    pub fn table_costs(&self, dtype: Dtype, optimizer: Optimizer) -> Result<Vec<Cost>> {
+        self.tables()
+            .iter()
+            .map(|t| Cost::of_table(t.rows, t.dim, dtype, optimizer))
+            .collect::<Result<_>>()
+            .with_context(|| format!("feature '{}'", self.name))
+    }
+
+    /// The feature's total counts.
+    pub fn cost(&self, dtype: Dtype, optimizer: Optimizer) -> Result<Cost> {
+        Cost::sum(self.table_costs(dtype, optimizer)?)
+            .with_context(|| format!("feature '{}'", self.name))
+    }
+
+    /// Counts of the same feature with one full table.
+    pub fn full_cost(&self, dtype: Dtype, optimizer: Optimizer) -> Result<Cost> {
+        Cost::of_table(self.cardinality, self.dim, dtype, optimizer)
+            .with_context(|| format!("feature '{}' as a full table", self.name))
+    }
+}
+
+/// What the planner recorded about how a plan was made (informational, not re-derived).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct PlannerInfo {
+    /// The budget the plan was made for, in bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub budget_bytes: Option<u64>,
+    /// How the plan was made, e.g. `searched` or `uniform qr:4 mult threshold 200`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub method: Option<String>,
+    /// Sum of the features' predicted loss increases.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub predicted_loss: Option<f64>,
+    /// A lower bound on the predicted loss any plan within the budget can reach.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lower_bound: Option<f64>,
+    /// Where the quality model's coefficients came from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quality_model: Option<String>,
+}
+
+/// A plan: every feature's scheme, combiner and table shapes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Plan {
+    /// Dataset / schema name.
+    pub name: Option<String>,
+    /// Weight dtype.
+    pub dtype: Dtype,
+    /// Optimizer whose state is counted.
+    pub optimizer: Optimizer,
+    /// Features, in schema order.
+    pub features: Vec<PlannedFeature>,
+    /// How the plan was made, if a planner made it.
+    pub planner: Option<PlannerInfo>,
+}
+
+/// Counts of a whole plan.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlanCosts {
+    /// Per feature, per table.
+    pub tables: Vec<Vec<Cost>>,
+    /// Per feature.
+    pub features: Vec<Cost>,
+    /// Per feature, the full-table counts (`None` if they overflow u64).
+    pub full_features: Vec<Option<Cost>>,
+    /// The plan's total.
+    pub total: Cost,
+    /// The total with full tables (`None` if it overflows u64).
+    pub full_total: Option<Cost>,
+}
+
+impl Plan {
+    /// The plain plan: one full table per feature of the schema.
+    pub fn full_from_schema(schema: &Schema) -> Result<Plan> {
+        let features = schema
+            .features
+            .iter()
+            .map(|f| PlannedFeature::new(&f.name, f.cardinality, f.dim, Scheme::Full, None))
+            .collect::<Result<_>>()?;
+        Ok(Plan {
+            name: schema.name.clone(),
+            dtype: schema.dtype,
+            optimizer: schema.optimizer,
+            features,
+            planner: None,
+        })
+    }
+
+    /// Exact counts per table, per feature and in total.
+    pub fn costs(&self) -> Result<PlanCosts> {
+        let (dtype, opt) = (self.dtype, self.optimizer);
+        let tables = self
+            .features
+            .iter()
+            .map(|f| f.table_costs(dtype, opt))
+            .collect::<Result<Vec<_>>>()?;
+        let features = tables
+            .iter()
+            .zip(&self.features)
+            .map(|(t, f)| {
+                Cost::sum(t.iter().copied()).with_context(|| format!("feature '{}'", f.name))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let total = Cost::sum(features.iter().copied()).context("plan total")?;
+        let full_features: Vec<Option<Cost>> = self
+            .features
+            .iter()
+            .map(|f| f.full_cost(dtype, opt).ok())
+            .collect();
+        let full_total = full_features
+            .iter()
+            .copied()
+            .collect::<Option<Vec<Cost>>>()
+            .and_then(|all| Cost::sum(all).ok());
+        Ok(PlanCosts {
+            tables,
+            features,
+            full_features,
+            total,
+            full_total,
+        })
+    }
+
+    /// Loads and validates a plan file (`.toml` or `.json`).
+    pub fn load(path: &Path) -> Result<Plan> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read plan '{}'", path.display()))?;
+        let origin = path.display().to_string();
+        let base = path.parent().unwrap_or(Path::new("."));
+        match PlanFormat::from_path(path)? {
+            PlanFormat::Toml => Plan::from_toml(&Source::new(&origin, &text), base),
+            PlanFormat::Json => Plan::from_json(&Source::new(&origin, &text), base),
+        }
+    }
+
+    /// Loads a plan file, or a schema file as the plan of its full tables.
+    ///
+    /// A `.json` file is a plan; a `.toml` file is a plan when it has a top-level `version`.
+    pub fn load_plan_or_schema(path: &Path) -> Result<(Plan, InputKind)> {
+        let is_plan = match PlanFormat::from_path(path) {
+            Ok(PlanFormat::Json) => true,
+            _ => {
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("cannot read '{}'", path.display()))?;
+                text.parse::<toml::Table>()
+                    .map(|t| t.contains_key("version"))
+                    .unwrap_or(false)
+            }
+        };
+        if is_plan {
+            Ok((Plan::load(path)?, InputKind::Plan))
+        } else {
+            let schema = Schema::load(path)?;
+            Ok((Plan::full_from_schema(&schema)?, InputKind::Schema))
+        }
+    }
+
+    /// Parses plan TOML; explicit partition paths are relative to `base`.
+    pub fn from_toml(src: &Source, base: &Path) -> Result<Plan> {
+        let raw: RawPlan = toml::from_str(src.text).map_err(|e| src.toml_error(&e))?;
+        raw.into_plan(base)
+            .map_err(|e| anyhow!("{}: {e:#}", src.origin))
+    }
+
+    /// Parses plan JSON; explicit partition paths are relative to `base`.
+    pub fn from_json(src: &Source, base: &Path) -> Result<Plan> {
+        let raw: RawPlan = serde_json::from_str(src.text)
+            .map_err(|e| anyhow!("{}:{}:{}: {e}", src.origin, e.line(), e.column()))?;
+        raw.into_plan(base)
+            .map_err(|e| anyhow!("{}: {e:#}", src.origin))
+    }
+
+    fn to_raw(&self) -> Result<RawPlan> {
+        let costs = self.costs()?;
+        let features = self
+            .features
+            .iter()
+            .zip(&costs.tables)
+            .zip(&costs.features)
+            .map(|((f, tables), cost)| RawFeature::from_feature(f, tables, *cost))
+            .collect();
+        Ok(RawPlan {
+            version: PLAN_VERSION,
+            name: self.name.clone(),
+            dtype: self.dtype,
+            optimizer: self.optimizer,
+            totals: RawTotals {
+                cost: costs.total,
+                full_bytes: costs.full_total.map(|c| c.bytes),
+            },
+            planner: self.planner.clone(),
+            features,
+        })
+    }
+
+    /// The plan as TOML text.
+    pub fn to_toml_string(&self) -> Result<String> {
+        toml::to_string(&self.to_raw()?).context("cannot serialize plan as TOML")
+    }
+
+    /// The plan as pretty JSON text.
+    pub fn to_json_string(&self) -> Result<String> {
+        let mut s = serde_json::to_string_pretty(&self.to_raw()?)?;
+        s.push('\n');
+        Ok(s)
+    }
+
+    /// Serializes for `path`'s extension and writes atomically.
+    pub fn write(&self, path: &Path) -> Result<()> {
+        let text = match PlanFormat::from_path(path)? {
+            PlanFormat::Toml => self.to_toml_string()?,
+            PlanFormat::Json => self.to_json_string()?,
+        };
+        crate::output::write_atomic(path, text.as_bytes())
+    }
+}
+
+/// Whether an input file was a plan or a schema.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InputKind {
+    /// A plan file.
+    Plan,
+    /// A schema file (read as full tables).
+    Schema,
+}
+
+/// Plan file formats, chosen by extension.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PlanFormat {
+    /// `.toml`
+    Toml,
+    /// `.json`
+    Json,
+}
+
+impl PlanFormat {
+    /// The format for a path's extension; anything else is an error.
+    pub fn from_path(path: &Path) -> Result<PlanFormat> {
+        match path
+            .extension()
+            .and_then(|e| e.to_str())
+            .map(str::to_ascii_lowercase)
+        {
+            Some(e) if e == "toml" => Ok(PlanFormat::Toml),
+            Some(e) if e == "json" => Ok(PlanFormat::Json),
+            _ => bail!(
+                "'{}': a plan file must end in .toml or .json",
+                path.display()
+            ),
+        }
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPlan {
+    version: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    name: Option<String>,
+    dtype: Dtype,
+    optimizer: Optimizer,
+    totals: RawTotals,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    planner: Option<PlannerInfo>,
+    #[serde(rename = "feature")]
+    features: Vec<RawFeature>,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTotals {
+    #[serde(flatten)]
+    cost: Cost,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    full_bytes: Option<u64>,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFeature {
+    name: String,
+    #[serde(with = "wide_u64")]
+    cardinality: u64,
+    dim: u32,
+    scheme: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    m: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    radices: Option<Vec<u64>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    moduli: Option<Vec<u64>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    partitions: Option<PathBuf>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    combiner: Option<Combiner>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    predicted_loss: Option<f64>,
+    #[serde(flatten)]
+    cost: Cost,
+    #[serde(rename = "table")]
+    tables: Vec<RawTable>,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTable {
+    #[serde(with = "wide_u64")]
+    rows: u64,
+    dim: u32,
+    #[serde(flatten)]
+    cost: Cost,
+}
+
+impl RawFeature {
+    fn from_feature(f: &PlannedFeature, tables: &[Cost], cost: Cost) -> RawFeature {
+        let (mut m, mut radices, mut moduli, mut partitions) = (None, None, None, None);
+        match &f.scheme {
+            Scheme::Full => {}
+            Scheme::Hash { m: v } | Scheme::Qr { m: v } => m = Some(*v),
+            Scheme::MixedRadix { radices: r } => radices = Some(r.clone()),
+            Scheme::Crt { moduli: r } => moduli = Some(r.clone()),
+            Scheme::Explicit(p) => partitions = Some(p.path.clone()),
+        }
+        RawFeature {
+            name: f.name.clone(),
+            cardinality: f.cardinality,
+            dim: f.dim,
+            scheme: f.scheme.family().to_string(),
+            m,
+            radices,
+            moduli,
+            partitions,
+            combiner: f.combiner,
+            predicted_loss: f.predicted_loss,
+            cost,
+            tables: f
+                .tables()
+                .iter()
+                .zip(tables)
+                .map(|(t, c)| RawTable {
+                    rows: t.rows,
+                    dim: t.dim,
+                    cost: *c,
+                })
+                .collect(),
+        }
+    }
+
+    fn scheme(&self, base: &Path) -> Result<Scheme> {
+        let family = self.scheme.as_str();
+        let allowed: &[&str] = match family {
+            "full" => &[],
+            "hash" | "qr" => &["m"],
+            "mixed-radix" => &["radices"],
+            "crt" => &["moduli"],
+            "explicit" => &["partitions"],
+            other => {
+                let hint = crate::source::closest(
+                    other,
+                    ["full", "hash", "qr", "mixed-radix", "crt", "explicit"],
+                )
+                .map(|s| format!(" (did you mean '{s}'?)"))
+                .unwrap_or_default();
+                bail!(
+                    "unknown scheme '{other}'{hint}: expected full, hash, qr, mixed-radix, crt or explicit"
+                )
+            }
+        };
+        for (key, present) in [
+            ("m", self.m.is_some()),
+            ("radices", self.radices.is_some()),
+            ("moduli", self.moduli.is_some()),
+            ("partitions", self.partitions.is_some()),
+        ] {
+            if present && !allowed.contains(&key) {
+                bail!("scheme '{family}' takes no '{key}'");
+            }
+            if !present && allowed.contains(&key) {
+                bail!("scheme '{family}' needs '{key}'");
+            }
+        }
+        Ok(match family {
+            "full" => Scheme::Full,
+            "hash" => Scheme::Hash {
+                m: self.m.unwrap_or_default(),
+            },
+            "qr" => Scheme::Qr {
+                m: self.m.unwrap_or_default(),
+            },
+            "mixed-radix" => Scheme::MixedRadix {
+                radices: self.radices.clone().unwrap_or_default(),
+            },
+            "crt" => Scheme::Crt {
+                moduli: self.moduli.clone().unwrap_or_default(),
+            },
+            _ => {
+                let rel = self.partitions.clone().unwrap_or_default();
+                let path = if rel.is_absolute() {
+                    rel.clone()
+                } else {
+                    base.join(&rel)
+                };
+                let mut p = ExplicitPartitions::load(&path)?;
+                p.path = rel;
+                Scheme::Explicit(Arc::new(p))
+            }
+        })
+    }
+
+    fn into_feature(
+        self,
+        base: &Path,
+        dtype: Dtype,
+        opt: Optimizer,
+    ) -> Result<(PlannedFeature, Cost)> {
+        let scheme = self.scheme(base)?;
+        let dims = self.tables.iter().map(|t| t.dim).collect();
+        let mut f = PlannedFeature::with_table_dims(
+            &self.name,
+            self.cardinality,
+            self.dim,
+            scheme,
+            self.combiner,
+            dims,
+        )?;
+        f.predicted_loss = self.predicted_loss;
+        let derived = f.table_costs(dtype, opt)?;
+        for (j, ((table, shape), cost)) in
+            self.tables.iter().zip(f.tables()).zip(&derived).enumerate()
+        {
+            if table.rows != shape.rows {
+                bail!(
+                    "table {} stores {} rows but {} needs {} rows for cardinality {}",
+                    j + 1,
+                    table.rows,
+                    f.scheme.describe(),
+                    shape.rows,
+                    f.cardinality
+                );
+            }
+            check_cost(&format!("table {}", j + 1), table.cost, *cost)?;
+        }
+        let total = f.cost(dtype, opt)?;
+        check_cost("feature", self.cost, total)?;
+        Ok((f, total))
+    }
+}
+
+fn check_cost(what: &str, stored: Cost, derived: Cost) -> Result<()> {
+    for (field, s, d) in [
+        ("params", stored.params, derived.params),
+        ("weight_bytes", stored.weight_bytes, derived.weight_bytes),
+        (
+            "optimizer_bytes",
+            stored.optimizer_bytes,
+            derived.optimizer_bytes,
+        ),
+        ("bytes", stored.bytes, derived.bytes),
+    ] {
+        if s != d {
+            bail!("{what} stores {field} = {s} but the scheme gives {d}");
+        }
+    }
+    Ok(())
+}
+
+impl RawPlan {
+    fn into_plan(self, base: &Path) -> Result<Plan> {
+        if self.version != PLAN_VERSION {
+            bail!(
+                "plan version {} is not supported (this embplan reads version {PLAN_VERSION})",
+                self.version
+            );
+        }
+        if self.features.is_empty() {
+            bail!("the plan has no features");
+        }
+        let (dtype, opt) = (self.dtype, self.optimizer);
+        let mut seen = std::collections::HashSet::new();
+        let mut features = Vec::with_capacity(self.features.len());
+        for (i, raw) in self.features.into_iter().enumerate() {
+            let name = raw.name.clone();
+            if !seen.insert(name.clone()) {
+                bail!("feature #{} '{name}': duplicate feature name", i + 1);
+            }
+            let (f, _) = raw
+                .into_feature(base, dtype, opt)
+                .map_err(|e| anyhow!("feature #{} '{name}': {e:#}", i + 1))?;
+            features.push(f);
+        }
+        let plan = Plan {
+            name: self.name,
+            dtype,
+            optimizer: opt,
+            features,
+            planner: self.planner,
+        };
+        let costs = plan.costs()?;
+        check_cost("totals", self.totals.cost, costs.total)?;
+        if let Some(stored) = self.totals.full_bytes {
+            let derived = costs.full_total.map(|c| c.bytes);
+            if Some(stored) != derived {
+                bail!("totals store full_bytes = {stored} but the features give {derived:?}");
+            }
+        }
+        Ok(plan)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Plan {
+        Plan {
+            name: Some("t".into()),
+            dtype: Dtype::F32,
+            optimizer: Optimizer::Adagrad,
+            features: vec![
+                PlannedFeature::new("a", 1000, 16, Scheme::Qr { m: 40 }, Some(Combiner::Mult))
+                    .unwrap(),
+                PlannedFeature::new("b", 10, 16, Scheme::Full, None).unwrap(),
+                PlannedFeature::new(
+                    "c",
+                    1001,
+                    16,
+                    Scheme::Crt {
+                        moduli: vec![7, 11, 13],
+                    },
+                    Some(Combiner::Concat),
+                )
+                .unwrap(),
+                PlannedFeature::new(
+                    "d",
+                    u64::MAX,
+                    1,
+                    Scheme::MixedRadix {
+                        radices: vec![1 << 32, 1 << 32],
+                    },
+                    Some(Combiner::Add),
+                )
+                .unwrap(),
+            ],
+            planner: None,
+        }
+    }
+
+    #[test]
+    fn round_trips_through_toml_and_json() {
+        let plan = sample();
+        let toml_text = plan.to_toml_string().unwrap();
+        let back = Plan::from_toml(&Source::new("p.toml", &toml_text), Path::new(".")).unwrap();
+        assert_eq!(back, plan);
+        let json_text = plan.to_json_string().unwrap();
+        let back = Plan::from_json(&Source::new("p.json", &json_text), Path::new(".")).unwrap();
+        assert_eq!(back, plan);
+    }
+
+    #[test]
+    fn rejects_tampered_counts_and_shapes() {
+        let text = sample().to_toml_string().unwrap();
+        let bad = text.replacen("rows = 40\n", "rows = 41\n", 1);
+        let e = Plan::from_toml(&Source::new("p.toml", &bad), Path::new(".")).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("table 1 stores 41 rows but qr(40) needs 40"),
+            "{e}"
+        );
+        let bad = text.replacen("params = 1", "params = 2", 1);
+        assert!(Plan::from_toml(&Source::new("p.toml", &bad), Path::new(".")).is_err());
+    }
+
+    #[test]
+    fn concat_dims_follow_the_split_rule() {
+        let f = &sample().features[2];
+        assert_eq!(f.table_dims, vec![6, 5, 5]);
+        assert_eq!(f.tables()[0], TableShape { rows: 7, dim: 6 });
+    }
+}

@@ -1,0 +1,22 @@
+//! Rendering for people: comfy-table tables in one house style.
+
+use comfy_table::{ContentArrangement, Table, presets};
+
+/// A new table in the house style (UTF-8 borders, wraps to the terminal width).
+pub fn new_table(header: &[&str]) -> Table {
+    let mut table = Table::new();
+    table
+        .load_style(presets::UTF8_FULL_CONDENSED)
+        .set_content_arrangement(ContentArrangement::Disabled)
+        .set_header(header.iter().copied());
+    table
+}
+
+/// Right-aligns the given columns (numbers).
+pub fn align_right(table: &mut Table, columns: &[usize]) {
+    for &c in columns {
+        if let Some(col) = table.column_mut(c) {
+            col.set_cell_alignment(comfy_table::CellAlignment::Right);
+        }
+    }
+}

@@ -1,0 +1,121 @@
+//! Input text with its origin, so errors can name `file:line:col`.
+
+use std::fmt;
+use std::ops::Range;
+
+/// A named input text (a file, or `<stdin>`/`<inline>`), used to place errors.
+#[derive(Debug, Clone)]
+pub struct Source<'a> {
+    /// How the input is named in errors (usually its path).
+    pub origin: &'a str,
+    /// The full text.
+    pub text: &'a str,
+}
+
+impl<'a> Source<'a> {
+    /// Wraps `text` read from `origin`.
+    pub fn new(origin: &'a str, text: &'a str) -> Self {
+        Source { origin, text }
+    }
+
+    /// 1-based line and column (in characters) of a byte offset.
+    pub fn line_col(&self, offset: usize) -> (usize, usize) {
+        let offset = offset.min(self.text.len());
+        let before = &self.text[..offset];
+        let line = before.matches('\n').count() + 1;
+        let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+        let col = before[line_start..].chars().count() + 1;
+        (line, col)
+    }
+
+    /// An error located at the start of `span`: `origin:line:col: message`.
+    pub fn error_at(
+        &self,
+        span: Option<Range<usize>>,
+        message: impl fmt::Display,
+    ) -> anyhow::Error {
+        match span {
+            Some(span) => {
+                let (line, col) = self.line_col(span.start);
+                anyhow::anyhow!("{}:{line}:{col}: {message}", self.origin)
+            }
+            None => anyhow::anyhow!("{}: {message}", self.origin),
+        }
+    }
+
+    /// Turns a `toml` deserialization error into a located one, with a did-you-mean hint.
+    pub fn toml_error(&self, err: &toml::de::Error) -> anyhow::Error {
+        let message = err.message().trim_end().to_string();
+        let hint = suggestion_for_serde_message(&message)
+            .map(|s| format!(" (did you mean '{s}'?)"))
+            .unwrap_or_default();
+        self.error_at(err.span(), format!("{message}{hint}"))
+    }
+}
+
+/// The Levenshtein distance between two short words.
+pub fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1; b.len() + 1];
+        for (j, &cb) in b.iter().enumerate() {
+            let cost = usize::from(ca != cb);
+            cur[j + 1] = (prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1);
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+/// The candidate closest to `word`, if it is close enough to be a likely misspelling.
+pub fn closest<'c>(word: &str, candidates: impl IntoIterator<Item = &'c str>) -> Option<&'c str> {
+    let lower = word.to_ascii_lowercase();
+    candidates
+        .into_iter()
+        .map(|c| (edit_distance(&lower, &c.to_ascii_lowercase()), c))
+        .filter(|&(d, c)| d <= (c.len().max(3) / 3).max(1) + 1 && d < c.len())
+        .min_by_key(|&(d, _)| d)
+        .map(|(_, c)| c)
+}
+
+/// For serde's "unknown field `x`, expected one of `a`, `b`" style messages, the closest expected word.
+fn suggestion_for_serde_message(message: &str) -> Option<String> {
+    let first_tick = message.find('`')?;
+    let rest = &message[first_tick + 1..];
+    let word = &rest[..rest.find('`')?];
+    let expected = &message[message.find("expected")?..];
+    let candidates: Vec<&str> = expected.split('`').skip(1).step_by(2).collect();
+    closest(word, candidates.iter().copied()).map(str::to_string)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn line_col_counts_from_one() {
+        let s = Source::new("x.toml", "a = 1\nbb = 2\n");
+        assert_eq!(s.line_col(0), (1, 1));
+        assert_eq!(s.line_col(6), (2, 1));
+        assert_eq!(s.line_col(9), (2, 4));
+    }
+
+    #[test]
+    fn suggests_closest_word() {
+        assert_eq!(
+            closest("cardnality", ["name", "cardinality", "dim"]),
+            Some("cardinality")
+        );
+        assert_eq!(
+            closest("adagard", ["adagrad", "adam", "sgd"]),
+            Some("adagrad")
+        );
+        assert_eq!(closest("zzzzzz", ["name", "dim"]), None);
+        let msg = "unknown field `cardnality`, expected one of `name`, `cardinality`";
+        assert_eq!(
+            suggestion_for_serde_message(msg).as_deref(),
+            Some("cardinality")
+        );
+    }
+}

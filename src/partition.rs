@@ -53,7 +53,12 @@ impl Combiner {
             "concat" => Ok(Combiner::Concat),
             "add" => Ok(Combiner::Add),
             "mult" => Ok(Combiner::Mult),
-            other => bail!("unknown combiner '{other}': expected one of concat, add, mult"),
+            other => {
+                let hint = crate::source::closest(other, ["concat", "add", "mult"])
+                    .map(|c| format!(" (did you mean '{c}'?)"))
+                    .unwrap_or_default();
+                bail!("unknown combiner '{other}'{hint}: expected one of concat, add, mult")
+            }
         }
     }
 }
@@ -227,15 +232,18 @@ impl Scheme {
     /// Checks the scheme is well-formed for a feature of `n` categories.
     pub fn validate(&self, n: u64) -> Result<()> {
         if n == 0 {
-            bail!("cardinality must be at least 1");
+            bail!("cardinality must be at least 1, found 0");
         }
         let check_list = |what: &str, list: &[u64]| -> Result<()> {
             if list.is_empty() {
                 bail!("{} needs at least one {what}", self.family());
             }
             if let Some(pos) = list.iter().position(|&m| m == 0) {
+                if list.len() == 1 {
+                    bail!("{} {what} is 0; it must be at least 1", self.family());
+                }
                 bail!(
-                    "{} {what} {} is 0; every {what} must be at least 1",
+                    "{} {what} #{} is 0; every {what} must be at least 1",
                     self.family(),
                     pos + 1
                 );

@@ -1,0 +1,155 @@
+//! Sweep results: the file `embplan sweep` writes and `plot` and `calibrate` read.
+//!
+//! ```json
+//! {
+//!   "version": 1,
+//!   "schema": "synthetic",
+//!   "data": "synthetic (seed 0)",
+//!   "runs": [
+//!     {"method": "qr-mult", "budget_bytes": 4194304, "bytes": 4100000, "params": 512500,
+//!      "valid_logloss": 0.58, "valid_accuracy": 0.70, "valid_auc": 0.76,
+//!      "examples_per_sec": 900000.0, "seed": 0}
+//!   ]
+//! }
+//! ```
+//! A run is identified by (method, budget, seed): a resumed sweep skips runs already present.
+
+use std::path::Path;
+
+use anyhow::{Context, Result, bail};
+use serde::{Deserialize, Serialize};
+
+/// The results file format version.
+pub const RESULTS_VERSION: u32 = 1;
+
+/// One trained plan's measurements.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Run {
+    /// `searched`, `hash`, `qr-mult`, `full`, … (the plan's making).
+    pub method: String,
+    /// The budget the plan was made for (`None` for the full reference model).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub budget_bytes: Option<u64>,
+    /// Bytes (weights + optimizer state) the plan actually uses.
+    pub bytes: u64,
+    /// Embedding parameters.
+    pub params: u64,
+    /// Validation log-loss after the last epoch.
+    pub valid_logloss: f64,
+    /// Validation accuracy after the last epoch.
+    pub valid_accuracy: f64,
+    /// Validation ROC AUC after the last epoch.
+    pub valid_auc: f64,
+    /// Training throughput.
+    pub examples_per_sec: f64,
+    /// The seed of data order and initialisation.
+    pub seed: u64,
+    /// Per-feature scheme summary, for calibration (`name=qr(4) mult`, …).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub features: Vec<RunFeature>,
+}
+
+/// A feature's choice in a run, as calibration needs it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunFeature {
+    /// Feature name.
+    pub name: String,
+    /// Scheme family (`full`, `qr`, …).
+    pub family: String,
+    /// Combiner, if several tables.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub combiner: Option<String>,
+    /// Compression of this feature against its full table (full bytes / bytes).
+    pub compression: f64,
+    /// The planner's weight for the feature.
+    #[serde(default = "one")]
+    pub weight: f64,
+}
+
+fn one() -> f64 {
+    1.0
+}
+
+/// A sweep's results.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Results {
+    /// Format version.
+    pub version: u32,
+    /// Schema name (for titles).
+    pub schema: String,
+    /// What data the runs trained on.
+    pub data: String,
+    /// Every run so far, in the order they finished.
+    pub runs: Vec<Run>,
+}
+
+impl Results {
+    /// An empty results set.
+    pub fn new(schema: &str, data: &str) -> Results {
+        Results {
+            version: RESULTS_VERSION,
+            schema: schema.to_string(),
+            data: data.to_string(),
+            runs: Vec::new(),
+        }
+    }
+
+    /// Reads a results file.
+    pub fn load(path: &Path) -> Result<Results> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read results '{}'", path.display()))?;
+        let r: Results = serde_json::from_str(&text)
+            .map_err(|e| anyhow::anyhow!("{}:{}:{}: {e}", path.display(), e.line(), e.column()))?;
+        if r.version != RESULTS_VERSION {
+            bail!(
+                "{}: results version {} is not supported (this embplan reads version {RESULTS_VERSION})",
+                path.display(),
+                r.version
+            );
+        }
+        Ok(r)
+    }
+
+    /// Writes the results atomically as pretty JSON.
+    pub fn save(&self, path: &Path) -> Result<()> {
+        let mut text = serde_json::to_string_pretty(self)?;
+        text.push('\n');
+        crate::output::write_atomic(path, text.as_bytes())
+    }
+
+    /// Whether a run with this identity is already recorded.
+    pub fn contains(&self, method: &str, budget_bytes: Option<u64>, seed: u64) -> bool {
+        self.runs
+            .iter()
+            .any(|r| r.method == method && r.budget_bytes == budget_bytes && r.seed == seed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips_and_finds_runs() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("r.json");
+        let mut r = Results::new("s", "synthetic");
+        r.runs.push(Run {
+            method: "hash".into(),
+            budget_bytes: Some(100),
+            bytes: 96,
+            params: 12,
+            valid_logloss: 0.6,
+            valid_accuracy: 0.7,
+            valid_auc: 0.75,
+            examples_per_sec: 1e6,
+            seed: 3,
+            features: vec![],
+        });
+        r.save(&p).unwrap();
+        let back = Results::load(&p).unwrap();
+        assert_eq!(back, r);
+        assert!(back.contains("hash", Some(100), 3));
+        assert!(!back.contains("hash", Some(100), 4));
+    }
+}

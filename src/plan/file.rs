@@ -753,6 +753,58 @@ mod tests {
         assert!(Plan::from_toml(&Source::new("p.toml", &bad), Path::new(".")).is_err());
     }
 
+    fn arb_feature() -> impl proptest::strategy::Strategy<Value = PlannedFeature> {
+        use proptest::prelude::*;
+        let list = prop::collection::vec(1u64..1_000_000, 1..4);
+        let scheme = prop_oneof![
+            Just(Scheme::Full),
+            (1u64..u64::MAX).prop_map(|m| Scheme::Hash { m }),
+            (1u64..u64::MAX).prop_map(|m| Scheme::Qr { m }),
+            list.clone()
+                .prop_map(|radices| Scheme::MixedRadix { radices }),
+            list.prop_map(|moduli| Scheme::Crt { moduli }),
+        ];
+        let combiner = prop_oneof![
+            Just(Combiner::Mult),
+            Just(Combiner::Add),
+            Just(Combiner::Concat)
+        ];
+        (scheme, combiner, 1u64..(1 << 40), 3u32..64).prop_map(|(scheme, c, n, dim)| {
+            let combiner = (scheme.num_tables() > 1).then_some(c);
+            PlannedFeature::new("f", n, dim, scheme, combiner).expect("valid feature")
+        })
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_plan_round_trips_with_consistent_counts(
+            features in proptest::collection::vec(arb_feature(), 1..5),
+            opt in proptest::sample::select(Optimizer::ALL.to_vec()),
+            dtype in proptest::sample::select(Dtype::ALL.to_vec()),
+        ) {
+            let features: Vec<PlannedFeature> = features
+                .into_iter()
+                .enumerate()
+                .map(|(i, mut f)| { f.name = format!("f{i}"); f })
+                .collect();
+            let plan = Plan { name: None, dtype, optimizer: opt, features, planner: None };
+            let costs = plan.costs().unwrap();
+            for (f, c) in plan.features.iter().zip(&costs.features) {
+                let rows: u64 = f.tables().iter().map(|t| t.rows).sum();
+                let params: u64 = f.tables().iter().map(|t| t.rows * u64::from(t.dim)).sum();
+                proptest::prop_assert_eq!(c.params, params);
+                proptest::prop_assert!(rows <= f.scheme.num_tables() as u64 * f.cardinality);
+                proptest::prop_assert_eq!(c.bytes, c.weight_bytes + c.optimizer_bytes);
+            }
+            let text = plan.to_toml_string().unwrap();
+            let back = Plan::from_toml(&Source::new("p.toml", &text), Path::new(".")).unwrap();
+            proptest::prop_assert_eq!(&back, &plan);
+            let text = plan.to_json_string().unwrap();
+            let back = Plan::from_json(&Source::new("p.json", &text), Path::new(".")).unwrap();
+            proptest::prop_assert_eq!(back, plan);
+        }
+    }
+
     #[test]
     fn concat_dims_follow_the_split_rule() {
         let f = &sample().features[2];

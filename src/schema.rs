@@ -163,7 +163,7 @@ impl<'de> Deserialize<'de> for WideU64 {
         impl serde::de::Visitor<'_> for V {
             type Value = WideU64;
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a non-negative integer (or a decimal string such as \"18446744073709551615\" above 2^63 - 1)")
+                f.write_str("a non-negative integer up to 18446744073709551615 (or the same as a decimal string)")
             }
             fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<WideU64, E> {
                 u64::try_from(v)
@@ -192,18 +192,14 @@ impl Serialize for WideU64 {
     }
 }
 
-/// Serde helpers for u64 fields that must survive TOML: integers up to i64::MAX, strings above.
+/// Serde helpers for u64 fields: written as integers, read from integers or decimal strings.
 pub mod wide_u64 {
     use super::WideU64;
     use serde::{Deserialize, Deserializer, Serializer};
 
-    /// Writes an integer when TOML can hold it, else a decimal string.
+    /// Writes a plain integer (TOML 1.0 readers here accept the full u64 range).
     pub fn serialize<S: Serializer>(v: &u64, s: S) -> Result<S::Ok, S::Error> {
-        if *v <= i64::MAX as u64 {
-            s.serialize_i64(*v as i64)
-        } else {
-            s.serialize_str(&v.to_string())
-        }
+        s.serialize_u64(*v)
     }
 
     /// Reads an integer or a decimal string.
@@ -352,7 +348,7 @@ mod tests {
     #[test]
     fn parses_defaults_and_overrides() {
         let s = parse(
-            "dim = 8\noptimizer = \"rowwise-adagrad\"\n[[feature]]\nname = \"a\"\ncardinality = 10\n[[feature]]\nname = \"b\"\ncardinality = \"18446744073709551615\"\ndim = 32\nweight = 2.5\n",
+            "dim = 8\noptimizer = \"rowwise-adagrad\"\n[[feature]]\nname = \"a\"\ncardinality = 10\n[[feature]]\nname = \"b\"\ncardinality = 18446744073709551615\ndim = 32\nweight = 2.5\n",
         )
         .unwrap();
         assert_eq!(s.dtype, Dtype::F32);

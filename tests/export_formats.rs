@@ -1,0 +1,319 @@
+//! Every export format for small plans: snapshots, Python syntax, and (when torch is
+//! installed) the generated PyTorch module run against the plan.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+
+use embplan::export::{Format, export};
+use embplan::partition::{Combiner, ExplicitPartitions, Scheme};
+use embplan::plan::{Plan, PlannedFeature};
+use embplan::schema::{Dtype, Optimizer};
+
+/// A plan with one feature per kind of table map: full, qr mult, qr concat, crt add, mixed
+/// radix on ids near 2^62 (exact integer division matters there) and the paper's explicit
+/// partitions of five categories.
+fn sample() -> Plan {
+    let paper = ExplicitPartitions::parse(
+        Path::new("paper.txt"),
+        "0 0 0\n1 0 1\n2 1 1\n1 0 0\n1 1 1\n",
+    )
+    .unwrap();
+    let f = |name, n, dim, scheme, combiner| {
+        PlannedFeature::new(name, n, dim, scheme, combiner).unwrap()
+    };
+    Plan {
+        name: Some("sample".into()),
+        dtype: Dtype::F32,
+        optimizer: Optimizer::Adagrad,
+        features: vec![
+            f("full", 10, 4, Scheme::Full, None),
+            f(
+                "qr_mult",
+                1000,
+                4,
+                Scheme::Qr { m: 40 },
+                Some(Combiner::Mult),
+            ),
+            f(
+                "qr_concat",
+                12,
+                4,
+                Scheme::Qr { m: 4 },
+                Some(Combiner::Concat),
+            ),
+            f(
+                "crt_add",
+                1001,
+                4,
+                Scheme::Crt {
+                    moduli: vec![7, 11, 13],
+                },
+                Some(Combiner::Add),
+            ),
+            f(
+                "radix",
+                (1 << 62) + 3,
+                4,
+                Scheme::MixedRadix {
+                    radices: vec![1 << 16; 4],
+                },
+                Some(Combiner::Mult),
+            ),
+            f(
+                "paper",
+                5,
+                6,
+                Scheme::Explicit(Arc::new(paper)),
+                Some(Combiner::Concat),
+            ),
+        ],
+        planner: None,
+    }
+}
+
+/// A plan DLRM's flags express: two small full tables, two qr(40) mult tables, one dim.
+fn dlrm_sample() -> Plan {
+    let f = |name, n, scheme, combiner| PlannedFeature::new(name, n, 16, scheme, combiner).unwrap();
+    Plan {
+        name: Some("dlrm".into()),
+        dtype: Dtype::F32,
+        optimizer: Optimizer::Adagrad,
+        features: vec![
+            f("C1", 100, Scheme::Full, None),
+            f("C2", 5000, Scheme::Qr { m: 40 }, Some(Combiner::Mult)),
+            f("C3", 150, Scheme::Full, None),
+            f("C4", 1000, Scheme::Qr { m: 40 }, Some(Combiner::Mult)),
+        ],
+        planner: None,
+    }
+}
+
+#[test]
+fn snapshots_of_every_format() {
+    let plan = sample();
+    for format in [
+        Format::Json,
+        Format::Toml,
+        Format::Pytorch,
+        Format::Torchrec,
+    ] {
+        let out = export(&plan, format).unwrap();
+        insta::assert_snapshot!(format!("sample_{format}"), out.text);
+        insta::assert_snapshot!(format!("sample_{format}_warnings"), out.warnings.join("\n"));
+    }
+    let out = export(&dlrm_sample(), Format::Dlrm).unwrap();
+    insta::assert_snapshot!("dlrm_flags", out.text);
+    insta::assert_snapshot!("dlrm_flags_warnings", out.warnings.join("\n"));
+    let err = export(&plan, Format::Dlrm).unwrap_err();
+    insta::assert_snapshot!("dlrm_inexpressible", format!("{err:#}"));
+}
+
+#[test]
+fn plan_files_round_trip() {
+    let plan = dlrm_sample();
+    let text = export(&plan, Format::Toml).unwrap().text;
+    let src = embplan::source::Source::new("p.toml", &text);
+    assert_eq!(Plan::from_toml(&src, Path::new(".")).unwrap(), plan);
+}
+
+#[test]
+fn dlrm_all_full_has_no_qr_flags() {
+    let plan = Plan {
+        features: dlrm_sample()
+            .features
+            .into_iter()
+            .filter(|f| f.scheme == Scheme::Full)
+            .collect(),
+        ..dlrm_sample()
+    };
+    let out = export(&plan, Format::Dlrm).unwrap();
+    assert_eq!(
+        out.text,
+        "--arch-embedding-size=100-150 --arch-sparse-feature-size=16\n"
+    );
+}
+
+#[test]
+fn dlrm_concat_needs_every_feature_compressed() {
+    let mut plan = dlrm_sample();
+    for f in &mut plan.features {
+        if let Scheme::Qr { m } = f.scheme {
+            *f = PlannedFeature::new(
+                &f.name,
+                f.cardinality,
+                32,
+                Scheme::Qr { m },
+                Some(Combiner::Concat),
+            )
+            .unwrap();
+        }
+    }
+    let e = format!("{:#}", export(&plan, Format::Dlrm).unwrap_err());
+    assert!(
+        e.contains("2 x D but full ones at D; full features: 'C1', 'C3'"),
+        "{e}"
+    );
+    plan.features.retain(|f| f.scheme != Scheme::Full);
+    let out = export(&plan, Format::Dlrm).unwrap();
+    assert_eq!(
+        out.text,
+        "--arch-embedding-size=5000-1000 --arch-sparse-feature-size=16 --qr-flag --qr-operation concat --qr-collisions 40 --qr-threshold 0\n"
+    );
+    assert!(
+        out.warnings
+            .iter()
+            .any(|w| w.contains("end the bottom MLP at 32"))
+    );
+}
+
+#[test]
+fn python_exports_refuse_what_they_cannot_hold() {
+    let mut plan = dlrm_sample();
+    plan.dtype = Dtype::Int8;
+    let e = export(&plan, Format::Pytorch).unwrap_err().to_string();
+    assert!(e.contains("not int8"), "{e}");
+    assert!(
+        export(&plan, Format::Torchrec)
+            .unwrap()
+            .text
+            .contains("DataType.INT8")
+    );
+    plan.dtype = Dtype::F32;
+    plan.features[0] =
+        PlannedFeature::new("huge", u64::MAX, 1, Scheme::Hash { m: 10 }, None).unwrap();
+    let e = export(&plan, Format::Pytorch).unwrap_err().to_string();
+    assert!(
+        e.contains("feature 'huge': cardinality 18446744073709551615 exceeds 2^63 - 1"),
+        "{e}"
+    );
+}
+
+/// A Python with torch: `EMBPLAN_PYTHON`, else the shared venv, else `python3`.
+fn python() -> PathBuf {
+    if let Some(p) = std::env::var_os("EMBPLAN_PYTHON") {
+        return PathBuf::from(p);
+    }
+    let venv = Path::new("/tmp/torchvenv/bin/python");
+    if venv.exists() {
+        return venv.to_path_buf();
+    }
+    PathBuf::from("python3")
+}
+
+fn run_python(python: &Path, args: &[&str], dir: &Path) -> std::process::Output {
+    Command::new(python)
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("cannot run python")
+}
+
+#[test]
+fn generated_python_compiles() {
+    let dir = tempfile::tempdir().unwrap();
+    for format in [Format::Pytorch, Format::Torchrec] {
+        let path = dir.path().join(format!("plan_{format}.py"));
+        std::fs::write(&path, export(&sample(), format).unwrap().text).unwrap();
+        let out = run_python(
+            Path::new("python3"),
+            &["-m", "py_compile", path.to_str().unwrap()],
+            dir.path(),
+        );
+        assert!(
+            out.status.success(),
+            "{format}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+/// Imports the generated module with torch and checks it against the plan: parameter count
+/// and weight bytes, forward on ids 0 and n - 1 of every feature, exact class ids near 2^62,
+/// and distinct vectors for every code of the concat features.
+const TORCH_CHECK: &str = r#"
+import sys
+import torch
+import plan_embedding as pe
+
+params, weight_bytes = int(sys.argv[1]), int(sys.argv[2])
+torch.manual_seed(0)
+model = pe.PlanEmbedding()
+got = sum(p.numel() for p in model.parameters())
+assert got == params == pe.PARAMS, (got, params)
+got = sum(p.numel() * p.element_size() for p in model.parameters())
+assert got == weight_bytes == pe.WEIGHT_BYTES, (got, weight_bytes)
+
+ids = {f["name"]: torch.tensor([0, f["cardinality"] - 1, f["cardinality"] // 2]) for f in pe.FEATURES}
+out = model(ids)
+for f in pe.FEATURES:
+    assert out[f["name"]].shape == (3, f["dim"]), (f["name"], out[f["name"]].shape)
+    assert torch.isfinite(out[f["name"]]).all()
+
+for f in pe.FEATURES:
+    n = f["cardinality"]
+    xs = [0, 1, n // 3, n - 2, n - 1] if n > 2 else list(range(n))
+    for table in f["tables"]:
+        if "lookup" in table:
+            continue
+        rows = pe.class_ids(torch.tensor(xs), table).tolist()
+        expect = [x // table["divisor"] % table["modulus"] if table["modulus"] else x // table["divisor"] for x in xs]
+        assert rows == expect, (f["name"], table["name"], rows, expect)
+        assert max(rows) < table["rows"], (f["name"], table["name"])
+
+for module in model.features:
+    if module.spec["combiner"] != "concat":
+        continue
+    n = module.spec["cardinality"]
+    vectors = module(torch.arange(n))
+    assert torch.unique(vectors, dim=0).shape[0] == n, module.name
+
+bag = model.features[1](torch.tensor([3, 5, 7]), torch.tensor([0, 2]))
+single = model.features[1](torch.tensor([3, 5, 7]))
+assert torch.allclose(bag[0], single[0] + single[1]) and torch.allclose(bag[1], single[2])
+
+try:
+    model.features[0](torch.tensor([10]))
+    raise AssertionError("id n accepted")
+except ValueError:
+    pass
+print(f"ok: {params} params, {weight_bytes} weight bytes, {len(pe.FEATURES)} features")
+"#;
+
+#[test]
+fn pytorch_module_matches_the_plan() {
+    let python = python();
+    let probe = Command::new(&python).args(["-c", "import torch"]).output();
+    if !probe.is_ok_and(|o| o.status.success()) {
+        eprintln!(
+            "skipped: torch not available for {} (set EMBPLAN_PYTHON to a python with torch; see ../shared/bench/README.md)",
+            python.display()
+        );
+        return;
+    }
+    let plan = sample();
+    let total = plan.costs().unwrap().total;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("plan_embedding.py"),
+        export(&plan, Format::Pytorch).unwrap().text,
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("check.py"), TORCH_CHECK).unwrap();
+    let out = run_python(
+        &python,
+        &[
+            "check.py",
+            &total.params.to_string(),
+            &total.weight_bytes.to_string(),
+        ],
+        dir.path(),
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    eprintln!("{}", stdout.trim());
+}

@@ -232,83 +232,92 @@ fn generated_python_compiles() {
 /// and weight bytes, forward on ids 0 and n - 1 of every feature, exact class ids near 2^62,
 /// and distinct vectors for every code of the concat features.
 const TORCH_CHECK: &str = r#"
+import importlib
 import sys
 import torch
-import plan_embedding as pe
 
-params, weight_bytes = int(sys.argv[1]), int(sys.argv[2])
-torch.manual_seed(0)
-model = pe.PlanEmbedding()
-got = sum(p.numel() for p in model.parameters())
-assert got == params == pe.PARAMS, (got, params)
-got = sum(p.numel() * p.element_size() for p in model.parameters())
-assert got == weight_bytes == pe.WEIGHT_BYTES, (got, weight_bytes)
 
-ids = {f["name"]: torch.tensor([0, f["cardinality"] - 1, f["cardinality"] // 2]) for f in pe.FEATURES}
-out = model(ids)
-for f in pe.FEATURES:
-    assert out[f["name"]].shape == (3, f["dim"]), (f["name"], out[f["name"]].shape)
-    assert torch.isfinite(out[f["name"]]).all()
+def check(module_name, params, weight_bytes):
+    pe = importlib.import_module(module_name)
+    torch.manual_seed(0)
+    model = pe.PlanEmbedding()
+    got = sum(p.numel() for p in model.parameters())
+    assert got == params == pe.PARAMS, (module_name, got, params)
+    got = sum(p.numel() * p.element_size() for p in model.parameters())
+    assert got == weight_bytes == pe.WEIGHT_BYTES, (module_name, got, weight_bytes)
+    for module in model.features:
+        for embedding, table in zip(module.tables, module.spec["tables"]):
+            low, high = table["init"]
+            w = embedding.weight.float()
+            assert embedding.weight.dtype == pe.DTYPE
+            slack = torch.finfo(pe.DTYPE).eps * max(abs(low), abs(high))  # rounding to DTYPE
+            assert w.min() >= low - slack and w.max() <= high + slack, (module.name, table["name"])
 
-for f in pe.FEATURES:
-    n = f["cardinality"]
-    xs = [0, 1, n // 3, n - 2, n - 1] if n > 2 else list(range(n))
-    for table in f["tables"]:
-        if "lookup" in table:
+    ids = {f["name"]: torch.tensor([0, f["cardinality"] - 1, f["cardinality"] // 2]) for f in pe.FEATURES}
+    out = model(ids)
+    for f in pe.FEATURES:
+        assert out[f["name"]].shape == (3, f["dim"]), (f["name"], out[f["name"]].shape)
+        assert torch.isfinite(out[f["name"]]).all()
+
+    # Class ids against Python's exact integers, up to n - 1 (near 2**62 for "radix").
+    for f in pe.FEATURES:
+        n = f["cardinality"]
+        xs = [0, 1, n // 3, n - 2, n - 1] if n > 2 else list(range(n))
+        for table in f["tables"]:
+            if "lookup" in table:
+                continue
+            rows = pe.class_ids(torch.tensor(xs), table).tolist()
+            expect = [x // table["divisor"] for x in xs]
+            if table["modulus"] is not None:
+                expect = [q % table["modulus"] for q in expect]
+            assert rows == expect, (f["name"], table["name"], rows, expect)
+            assert max(rows) < table["rows"], (f["name"], table["name"])
+
+    for module in model.features:
+        if module.spec["combiner"] != "concat":
             continue
-        rows = pe.class_ids(torch.tensor(xs), table).tolist()
-        expect = [x // table["divisor"] % table["modulus"] if table["modulus"] else x // table["divisor"] for x in xs]
-        assert rows == expect, (f["name"], table["name"], rows, expect)
-        assert max(rows) < table["rows"], (f["name"], table["name"])
+        n = module.spec["cardinality"]
+        vectors = module(torch.arange(n))
+        assert torch.unique(vectors, dim=0).shape[0] == n, module.name
 
-for module in model.features:
-    if module.spec["combiner"] != "concat":
-        continue
-    n = module.spec["cardinality"]
-    vectors = module(torch.arange(n))
-    assert torch.unique(vectors, dim=0).shape[0] == n, module.name
+    bag = model.features[1](torch.tensor([3, 5, 7]), torch.tensor([0, 2]))
+    single = model.features[1](torch.tensor([3, 5, 7]))
+    assert torch.allclose(bag[0], single[0] + single[1]) and torch.allclose(bag[1], single[2])
+    try:
+        model.features[0](torch.tensor([pe.FEATURES[0]["cardinality"]]))
+        raise AssertionError("id n accepted")
+    except ValueError:
+        pass
+    print(f"ok {module_name}: {params} params, {weight_bytes} weight bytes ({pe.DTYPE}), {len(pe.FEATURES)} features")
 
-bag = model.features[1](torch.tensor([3, 5, 7]), torch.tensor([0, 2]))
-single = model.features[1](torch.tensor([3, 5, 7]))
-assert torch.allclose(bag[0], single[0] + single[1]) and torch.allclose(bag[1], single[2])
 
-try:
-    model.features[0](torch.tensor([10]))
-    raise AssertionError("id n accepted")
-except ValueError:
-    pass
-print(f"ok: {params} params, {weight_bytes} weight bytes, {len(pe.FEATURES)} features")
+args = sys.argv[1:]
+for i in range(0, len(args), 3):
+    check(args[i], int(args[i + 1]), int(args[i + 2]))
 "#;
 
-#[test]
-fn pytorch_module_matches_the_plan() {
+/// Runs `script` as check.py beside `files` with the Python that can `import module`, asserting
+/// success and echoing its report; skips with a visible message when the import fails.
+fn run_check(module: &str, files: &[(String, String)], script: &str, args: &[String]) {
     let python = python();
-    let probe = Command::new(&python).args(["-c", "import torch"]).output();
+    let probe = Command::new(&python)
+        .args(["-c", &format!("import {module}")])
+        .output();
     if !probe.is_ok_and(|o| o.status.success()) {
         eprintln!(
-            "skipped: torch not available for {} (set EMBPLAN_PYTHON to a python with torch; see ../shared/bench/README.md)",
+            "skipped: {module} not available for {} (set EMBPLAN_PYTHON to a python with it; see ../shared/bench/README.md)",
             python.display()
         );
         return;
     }
-    let plan = sample();
-    let total = plan.costs().unwrap().total;
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("plan_embedding.py"),
-        export(&plan, Format::Pytorch).unwrap().text,
-    )
-    .unwrap();
-    std::fs::write(dir.path().join("check.py"), TORCH_CHECK).unwrap();
-    let out = run_python(
-        &python,
-        &[
-            "check.py",
-            &total.params.to_string(),
-            &total.weight_bytes.to_string(),
-        ],
-        dir.path(),
-    );
+    for (name, text) in files {
+        std::fs::write(dir.path().join(name), text).unwrap();
+    }
+    std::fs::write(dir.path().join("check.py"), script).unwrap();
+    let mut argv = vec!["check.py"];
+    argv.extend(args.iter().map(String::as_str));
+    let out = run_python(&python, &argv, dir.path());
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
@@ -316,4 +325,74 @@ fn pytorch_module_matches_the_plan() {
         String::from_utf8_lossy(&out.stderr)
     );
     eprintln!("{}", stdout.trim());
+}
+
+#[test]
+fn pytorch_module_matches_the_plan() {
+    let mut files = Vec::new();
+    let mut args = Vec::new();
+    for dtype in [Dtype::F32, Dtype::Bf16] {
+        let plan = Plan { dtype, ..sample() };
+        let total = plan.costs().unwrap().total;
+        let module = format!("plan_embedding_{dtype}");
+        let text = export(&plan, Format::Pytorch).unwrap().text;
+        files.push((format!("{module}.py"), text));
+        args.extend([
+            module,
+            total.params.to_string(),
+            total.weight_bytes.to_string(),
+        ]);
+    }
+    run_check("torch", &files, TORCH_CHECK, &args);
+}
+
+/// Builds the TorchRec collection from the generated configs and runs raw ids through
+/// `RemapIds` → collection → `Combine`: parameter count, shapes, init bounds, distinct concat codes.
+const TORCHREC_CHECK: &str = r#"
+import sys
+import torch
+from torchrec.sparse.jagged_tensor import KeyedJaggedTensor
+import plan_tables as tp
+
+torch.manual_seed(0)
+ebc = tp.embedding_bag_collection()
+params = sum(p.numel() for p in ebc.parameters())
+assert params == int(sys.argv[1]) == tp.PARAMS, (params, sys.argv[1])
+for cfg in tp.TABLES:
+    w = ebc.embedding_bags[cfg.name].weight
+    assert w.min() >= cfg.weight_init_min and w.max() <= cfg.weight_init_max, cfg.name
+names = [f["name"] for f in tp.FEATURES]
+
+
+def run(values):
+    kjt = KeyedJaggedTensor.from_lengths_sync(
+        keys=names,
+        values=torch.cat(values),
+        lengths=torch.ones(sum(v.numel() for v in values), dtype=torch.int64),
+    )
+    return tp.Combine()(ebc(tp.RemapIds()(kjt)))
+
+
+out = run([torch.tensor([0, f["cardinality"] - 1]) for f in tp.FEATURES])
+for f in tp.FEATURES:
+    assert out[f["name"]].shape == (2, f["dim"]), (f["name"], out[f["name"]].shape)
+for f in tp.FEATURES:
+    if f["combiner"] == "concat":
+        n = f["cardinality"]
+        values = [torch.arange(n) if g is f else torch.zeros(n, dtype=torch.int64) for g in tp.FEATURES]
+        assert torch.unique(run(values)[f["name"]], dim=0).shape[0] == n, f["name"]
+print(f"ok torchrec: {params} params in {len(tp.TABLES)} tables")
+"#;
+
+#[test]
+fn torchrec_tables_match_the_plan() {
+    let plan = sample();
+    let text = export(&plan, Format::Torchrec).unwrap().text;
+    let params = plan.costs().unwrap().total.params.to_string();
+    run_check(
+        "torchrec.modules.embedding_configs",
+        &[("plan_tables.py".into(), text)],
+        TORCHREC_CHECK,
+        &[params],
+    );
 }

@@ -26,7 +26,7 @@ use crate::schema::Dtype;
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Dlrm;
 
-/// Ids from 2^24 on lose precision in the f32 division DLRM's `QREmbeddingBag` uses.
+/// Ids of 2^24 and more can lose precision in the f32 division DLRM's `QREmbeddingBag` uses.
 const F32_EXACT_IDS: u64 = 1 << 24;
 
 /// `'a', 'b'` for error messages.
@@ -183,7 +183,7 @@ impl Exporter for Dlrm {
                 .collect();
             if !large.is_empty() {
                 warnings.push(format!(
-                    "DLRM's QREmbeddingBag computes the quotient by float division, which misplaces ids from 2^24 on; features {} have more ids: patch it to torch.div(input, m, rounding_mode=\"floor\")",
+                    "DLRM's QREmbeddingBag computes the quotient by float division, which can misplace ids of 2^24 and more; features {} have more ids: patch it to torch.div(input, m, rounding_mode=\"floor\")",
                     names(large)
                 ));
             }

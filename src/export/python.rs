@@ -252,7 +252,7 @@ def class_ids(ids, table, lookup=None):
     """The row of every id in one table: (ids div divisor) mod modulus, or its lookup.
 
     Exact int64 arithmetic: torch.div(..., rounding_mode="floor") on int64 stays integer,
-    whereas float division (as in DLRM's QREmbeddingBag) misplaces ids from 2**24 on.
+    whereas float division (as in DLRM's QREmbeddingBag) can misplace ids of 2**24 and more.
     """
     if lookup is not None:
         return lookup[ids]

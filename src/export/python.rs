@@ -127,15 +127,20 @@ pub(crate) fn docstring(plan: &Plan, title: &str, usage: &str) -> Result<String>
         format!("  ({}; not allocated here)", plan.optimizer),
     ));
     s.push_str(&row("bytes", total.bytes, String::new()));
-    if let Some(full) = costs.full_total {
-        let ratio = compression_ratio(full.bytes, total.bytes);
-        s.push_str(&row(
-            "full-table bytes",
-            full.bytes,
-            format!("  ({ratio:.2}x the plan)"),
-        ));
+    match costs.full_total {
+        Some(full) => {
+            let ratio = compression_ratio(full.bytes, total.bytes);
+            s.push_str(&row(
+                "full-table bytes",
+                full.bytes,
+                format!("  ({ratio:.2}x the plan)"),
+            ));
+        }
+        None => {
+            let _ = writeln!(s, "    {:<16} {:>20}", "full-table bytes", "more than 2^64");
+        }
     }
-    let _ = writeln!(s, "{NOT_COUNTED}\n");
+    let _ = writeln!(s, "\n{NOT_COUNTED}\n");
     let _ = writeln!(
         s,
         "Features (raw ids 0..n-1; tables in partition order, rows x dim):"

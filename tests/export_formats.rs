@@ -118,6 +118,51 @@ fn plan_files_round_trip() {
 }
 
 #[test]
+fn dlrm_flags_build_the_plans_params() {
+    // What dlrm_s_pytorch.py's create_emb builds from the flags: a QREmbeddingBag of
+    // ceil(n/m) + m rows × D when n > threshold, else n × D.
+    let plan = dlrm_sample();
+    let text = export(&plan, Format::Dlrm).unwrap().text;
+    let words: Vec<&str> = text.split_whitespace().collect();
+    let value = |flag: &str| -> &str {
+        let i = words.iter().position(|w| w.starts_with(flag)).unwrap();
+        words[i]
+            .strip_prefix(&format!("{flag}="))
+            .unwrap_or(words[i + 1])
+    };
+    let d: u64 = value("--arch-sparse-feature-size").parse().unwrap();
+    let (m, t): (u64, u64) = (
+        value("--qr-collisions").parse().unwrap(),
+        value("--qr-threshold").parse().unwrap(),
+    );
+    let params: u64 = value("--arch-embedding-size")
+        .split('-')
+        .map(|n| n.parse::<u64>().unwrap())
+        .map(|n| {
+            if n > t {
+                (n.div_ceil(m) + m) * d
+            } else {
+                n * d
+            }
+        })
+        .sum();
+    assert_eq!(params, plan.costs().unwrap().total.params);
+}
+
+#[test]
+fn dlrm_refuses_qr_with_fewer_ids_than_collisions() {
+    let mut plan = dlrm_sample();
+    plan.features[3] =
+        PlannedFeature::new("C4", 30, 16, Scheme::Qr { m: 40 }, Some(Combiner::Mult)).unwrap();
+    let e = format!("{:#}", export(&plan, Format::Dlrm).unwrap_err());
+    assert!(e.contains("feature 'C4' has n = 30 < m = 40: DLRM allocates all 40 remainder rows, the plan only 30"), "{e}");
+    assert!(
+        e.contains("full feature 'C3' has n = 150 and qr features 'C4' have n <= 150"),
+        "{e}"
+    );
+}
+
+#[test]
 fn dlrm_all_full_has_no_qr_flags() {
     let plan = Plan {
         features: dlrm_sample()
@@ -211,10 +256,17 @@ fn run_python(python: &Path, args: &[&str], dir: &Path) -> std::process::Output 
 
 #[test]
 fn generated_python_compiles() {
+    // Names are user text: quotes, backslashes and control characters must stay inside literals.
+    let mut odd = sample();
+    odd.name = Some("x\"\"\"\\".into());
+    odd.features[0].name = "we\"\"\"ird\\\n\u{0}".into();
     let dir = tempfile::tempdir().unwrap();
-    for format in [Format::Pytorch, Format::Torchrec] {
+    for (format, plan) in [Format::Pytorch, Format::Torchrec]
+        .into_iter()
+        .flat_map(|f| [(f, sample()), (f, odd.clone())])
+    {
         let path = dir.path().join(format!("plan_{format}.py"));
-        std::fs::write(&path, export(&sample(), format).unwrap().text).unwrap();
+        std::fs::write(&path, export(&plan, format).unwrap().text).unwrap();
         let out = run_python(
             Path::new("python3"),
             &["-m", "py_compile", path.to_str().unwrap()],

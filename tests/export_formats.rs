@@ -232,6 +232,24 @@ fn python_exports_refuse_what_they_cannot_hold() {
         e.contains("feature 'huge': cardinality 18446744073709551615 exceeds 2^63 - 1"),
         "{e}"
     );
+    let n = embplan::export::MAX_EMBEDDED_CLASS_IDS / 2 + 1;
+    let column: Arc<[u64]> = vec![0; n as usize].into();
+    let big = ExplicitPartitions {
+        path: PathBuf::from("big.txt"),
+        n,
+        columns: vec![column.clone(), column],
+        rows: vec![1, 1],
+    };
+    plan.features[0] = PlannedFeature::new(
+        "big",
+        n,
+        16,
+        Scheme::Explicit(Arc::new(big)),
+        Some(Combiner::Add),
+    )
+    .unwrap();
+    let e = export(&plan, Format::Torchrec).unwrap_err().to_string();
+    assert!(e.contains("feature 'big': explicit partitions hold 1048578 class ids, more than the 1048576 embedded"), "{e}");
 }
 
 /// A Python with torch: `EMBPLAN_PYTHON`, else the shared venv, else `python3`.

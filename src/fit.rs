@@ -81,7 +81,10 @@ mod tests {
             vec![2.0, 3.0],
         ];
         let truth = [0.3, 0.05];
-        let y: Vec<f64> = rows.iter().map(|r| r[0] * truth[0] + r[1] * truth[1]).collect();
+        let y: Vec<f64> = rows
+            .iter()
+            .map(|r| r[0] * truth[0] + r[1] * truth[1])
+            .collect();
         let fit = nonnegative_least_squares(&rows, &y);
         assert!((fit.coefficients[0] - 0.3).abs() < 1e-9, "{fit:?}");
         assert!((fit.coefficients[1] - 0.05).abs() < 1e-9, "{fit:?}");

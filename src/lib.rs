@@ -6,6 +6,7 @@
 
 pub mod cli;
 pub mod cost;
+pub mod export;
 pub mod fit;
 pub mod init;
 pub mod output;

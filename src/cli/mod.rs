@@ -10,6 +10,7 @@ use anyhow::Result;
 use clap::{Parser, Subcommand};
 
 pub mod estimate;
+pub mod export;
 pub mod plot;
 pub mod verify;
 
@@ -47,6 +48,8 @@ pub enum Command {
     Estimate(estimate::Args),
     /// Draw memory against measured loss (a sweep's results) or a plan's per-feature bytes.
     Plot(plot::Args),
+    /// Export a plan: json, toml, a PyTorch module, TorchRec configs or DLRM flags.
+    Export(export::Args),
 }
 
 /// Runs a parsed command line and returns the process exit code.
@@ -55,5 +58,6 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Verify(args) => verify::run(args),
         Command::Estimate(args) => estimate::run(args),
         Command::Plot(args) => plot::run(args),
+        Command::Export(args) => export::run(args),
     }
 }

@@ -1,0 +1,150 @@
+//! `torchrec`: one `EmbeddingBagConfig` per sub-table plus the modules to run around the
+//! `EmbeddingBagCollection`, since TorchRec has no compositional module of its own.
+//!
+//! `RemapIds` turns a `KeyedJaggedTensor` of raw ids (keyed by plan feature) into one keyed by
+//! sub-table (`C3__r`, `C3__q`, ...), `Combine` turns the pooled `KeyedTensor` back into one
+//! vector per feature. Init bounds come from [`crate::init::table_inits`].
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+
+use anyhow::{Result, bail};
+
+use super::python::{HELPERS, check_limits, docstring, features_literal, py_float, py_str};
+use super::{Exported, Exporter, sub_table_names};
+use crate::init::{InitMode, table_inits};
+use crate::plan::Plan;
+use crate::schema::Dtype;
+
+/// The TorchRec config exporter.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TorchRec;
+
+fn data_type(dtype: Dtype) -> &'static str {
+    match dtype {
+        Dtype::F32 => "DataType.FP32",
+        Dtype::F16 => "DataType.FP16",
+        Dtype::Bf16 => "DataType.BF16",
+        Dtype::Int8 => "DataType.INT8",
+    }
+}
+
+const USAGE: &str = r#"Usage:
+    ebc = embedding_bag_collection(device)     # or shard TABLES with DistributedModelParallel
+    remap, combine = RemapIds(), Combine()
+    vectors = combine(ebc(remap(kjt)))         # kjt: KeyedJaggedTensor of raw ids per feature
+
+The collection pools each sub-table by sum before Combine, as DLRM does: exact for concat and
+add, but for mult on bags of several ids it multiplies sums instead of summing products."#;
+
+const MODULES: &str = r#"
+
+class RemapIds(nn.Module):
+    """Raw ids keyed by plan feature -> row ids keyed by sub-table, for the collection."""
+
+    def __init__(self):
+        super().__init__()
+        self.lookups = {}
+        for i, feature in enumerate(FEATURES):
+            for j, table in enumerate(feature["tables"]):
+                if "lookup" in table:
+                    lookup = torch.tensor(table["lookup"], dtype=torch.int64)
+                    self.register_buffer(f"lookup_{i}_{j}", lookup, persistent=False)
+                    self.lookups[(i, j)] = f"lookup_{i}_{j}"
+
+    def forward(self, features: KeyedJaggedTensor) -> KeyedJaggedTensor:
+        by_name = features.to_dict()
+        keys, values, lengths = [], [], []
+        for i, feature in enumerate(FEATURES):
+            jagged = by_name[feature["name"]]
+            ids = jagged.values()
+            check_ids(ids, feature)
+            for j, table in enumerate(feature["tables"]):
+                name = self.lookups.get((i, j))
+                lookup = getattr(self, name) if name else None
+                keys.append(table["name"])
+                values.append(class_ids(ids, table, lookup))
+                lengths.append(jagged.lengths())
+        return KeyedJaggedTensor.from_lengths_sync(
+            keys=keys, values=torch.cat(values), lengths=torch.cat(lengths)
+        )
+
+
+class Combine(nn.Module):
+    """Pooled sub-table vectors (the collection's KeyedTensor) -> {feature: [batch, dim]}."""
+
+    def forward(self, pooled: KeyedTensor) -> dict:
+        by_name = pooled.to_dict()
+        return {
+            feature["name"]: combine(
+                [by_name[table["name"]] for table in feature["tables"]], feature["combiner"]
+            )
+            for feature in FEATURES
+        }
+
+
+def embedding_bag_collection(device=None):
+    """An unsharded EmbeddingBagCollection of TABLES (weights drawn from each config's bounds)."""
+    from torchrec.modules.embedding_modules import EmbeddingBagCollection
+
+    return EmbeddingBagCollection(tables=TABLES, device=device)
+"#;
+
+impl Exporter for TorchRec {
+    fn export(&self, plan: &Plan) -> Result<Exported> {
+        check_limits(plan)?;
+        // Sub-table names are TorchRec table and KJT feature keys: they must be unique.
+        let mut seen: HashMap<String, &str> = HashMap::new();
+        for f in &plan.features {
+            for name in sub_table_names(f) {
+                if let Some(other) = seen.insert(name.clone(), &f.name) {
+                    bail!(
+                        "cannot export to torchrec: features '{other}' and '{}' both give a table named '{name}'; rename one",
+                        f.name
+                    );
+                }
+            }
+        }
+        let costs = plan.costs()?;
+        let mut s = docstring(plan, "TorchRec embedding tables", USAGE)?;
+        s.push_str("\nimport torch\nfrom torch import nn\n");
+        s.push_str(
+            "from torchrec.modules.embedding_configs import DataType, EmbeddingBagConfig, PoolingType\n",
+        );
+        s.push_str("from torchrec.sparse.jagged_tensor import KeyedJaggedTensor, KeyedTensor\n\n");
+        let _ = writeln!(s, "PARAMS = {}", costs.total.params);
+        let _ = writeln!(s, "WEIGHT_BYTES = {}\n", costs.total.weight_bytes);
+        s.push_str(&features_literal(plan));
+        s.push_str("\nTABLES = [\n");
+        let mut odd_dims = Vec::new();
+        for f in &plan.features {
+            let inits = table_inits(f, InitMode::Standard);
+            for ((name, shape), init) in sub_table_names(f).iter().zip(f.tables()).zip(inits) {
+                if !shape.dim.is_multiple_of(4) {
+                    odd_dims.push(format!("{name} ({})", shape.dim));
+                }
+                let name = py_str(name);
+                let _ = write!(
+                    s,
+                    "    EmbeddingBagConfig(\n        name={name},\n        num_embeddings={},\n        embedding_dim={},\n        feature_names=[{name}],\n        data_type={},\n        pooling=PoolingType.SUM,\n        weight_init_min={},\n        weight_init_max={},\n    ),\n",
+                    shape.rows,
+                    shape.dim,
+                    data_type(plan.dtype),
+                    py_float(init.low),
+                    py_float(init.high),
+                );
+            }
+        }
+        s.push_str("]\n\n\n");
+        s.push_str(HELPERS);
+        s.push_str(MODULES);
+        let mut out = Exported::text(s);
+        if !odd_dims.is_empty() {
+            out.warnings.push(format!(
+                "FBGEMM's table-batched embeddings need embedding_dim % 4 == 0; these tables do not have it: {}",
+                odd_dims.join(", ")
+            ));
+        }
+        Ok(out)
+    }
+}

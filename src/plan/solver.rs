@@ -1,0 +1,332 @@
+//! The solver: a multiple-choice knapsack over features, by Lagrangian relaxation on each
+//! feature's lower convex hull, then a greedy fill.
+//!
+//! 1. Per feature (in parallel), evaluate every candidate ([`evaluate`]), keep the Pareto
+//!    front of (bytes, predicted loss) and its lower convex hull. Every feature starts at
+//!    its cheapest candidate; their sum is the minimum feasible budget.
+//! 2. Each hull edge is a step "pay Δbytes, save Δloss". Sorted by Δloss/Δbytes (highest
+//!    first), taking steps while they fit is the Lagrangian relaxation: the multiplier λ is
+//!    the ratio of the first step that does not fit, and taking that step fractionally gives
+//!    the relaxation's value — a lower bound on the loss of *any* plan within the budget
+//!    (the LP relaxation of a multiple-choice knapsack is solved exactly by this greedy).
+//! 3. Greedy fill: the scan goes on past steps that do not fit. When a feature's step does
+//!    not fit, the feature is blocked on the hull, and the hull of its Pareto points between
+//!    the two hull points (which all save loss no faster than the blocked step) is merged
+//!    into the scan, so leftover bytes reach non-hull candidates too.
+//!
+//! Losses are fixed-point integers and ratios are compared by exact cross-multiplication,
+//! with ties broken by feature index: the plan is deterministic byte for byte. It is also
+//! monotone in the budget: if budget B1 < B2 first differ at step s (taken with B2, not with
+//! B1), every later step saves at most ratio(s) per byte, so with B1 the rest of the scan
+//! saves at most ratio(s) × B1 < ratio(s) × Δbytes(s) = Δloss(s), which B2 alone gains.
+
+use std::cmp::Ordering;
+use std::collections::BinaryHeap;
+use std::fmt;
+
+use anyhow::{Result, bail};
+use rayon::prelude::*;
+
+use crate::cost::Cost;
+use crate::partition::Combiner;
+use crate::plan::candidates::{Candidate, CandidateKey, SearchSpace, evaluate, lower_hull, pareto};
+use crate::plan::quality::{QualityModel, from_fixed};
+use crate::plan::{Plan, PlannedFeature, PlannerInfo};
+use crate::schema::Schema;
+use crate::size::{format_iec, group_thousands};
+
+/// Everything `search` needs besides the schema and the budget.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct SearchOptions {
+    /// Families, combiners and dim constraint.
+    pub space: SearchSpace,
+    /// Predicted-loss coefficients.
+    pub model: QualityModel,
+}
+
+/// A searched plan and what the solver knows about it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SearchOutcome {
+    /// The plan (with `planner` info and per-feature predicted losses filled in).
+    pub plan: Plan,
+    /// The budget asked for.
+    pub budget_bytes: u64,
+    /// The plan's bytes (weights + optimizer state).
+    pub total_bytes: u64,
+    /// The smallest plan the search space allows (the minimum feasible budget).
+    pub min_bytes: u64,
+    /// The full model's bytes (`None` if it overflows u64).
+    pub full_bytes: Option<u64>,
+    /// True when the budget holds the full model, so every table stays full.
+    pub at_full: bool,
+    /// Sum of the features' predicted loss increases.
+    pub predicted_loss: f64,
+    /// Lagrangian (LP) lower bound on the predicted loss of any plan within the budget.
+    pub lower_bound: f64,
+    /// The Lagrange multiplier: predicted loss saved per extra GiB at the margin.
+    pub loss_per_gib: Option<f64>,
+}
+
+/// The budget is below the smallest plan the search space allows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InfeasibleBudget {
+    /// The budget asked for.
+    pub budget: u64,
+    /// The minimum feasible budget.
+    pub minimum: u64,
+}
+
+impl fmt::Display for InfeasibleBudget {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "budget {} ({} bytes) is below the smallest possible plan: the minimum feasible budget is {} ({} bytes) with the allowed families and combiners",
+            format_iec(self.budget),
+            group_thousands(self.budget),
+            format_iec(self.minimum),
+            group_thousands(self.minimum)
+        )
+    }
+}
+
+impl std::error::Error for InfeasibleBudget {}
+
+/// An edge of a feature's hull, or of a refined sub-hull.
+#[derive(Debug, Clone, Copy)]
+struct Step {
+    feature: u32,
+    from: Candidate,
+    to: Candidate,
+}
+
+impl Step {
+    fn gain(&self) -> u64 {
+        self.from.loss - self.to.loss
+    }
+    fn price(&self) -> u64 {
+        self.to.bytes - self.from.bytes
+    }
+    /// Scan order: higher ratio first, then lower feature index, then cheaper start.
+    fn priority(&self, other: &Step) -> Ordering {
+        let lhs = u128::from(self.gain()) * u128::from(other.price());
+        let rhs = u128::from(other.gain()) * u128::from(self.price());
+        lhs.cmp(&rhs)
+            .then(other.feature.cmp(&self.feature))
+            .then(other.from.bytes.cmp(&self.from.bytes))
+    }
+}
+
+impl PartialEq for Step {
+    fn eq(&self, other: &Self) -> bool {
+        self.priority(other) == Ordering::Equal
+    }
+}
+impl Eq for Step {}
+impl PartialOrd for Step {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Step {
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.priority(other)
+    }
+}
+
+/// Describes a search space for plan files and output.
+pub fn describe_space(space: &SearchSpace) -> String {
+    let families: Vec<&str> = space.families.iter().map(|f| f.name()).collect();
+    let combiners: Vec<&str> = space.combiners.iter().map(|c| c.name()).collect();
+    format!(
+        "searched: families full, {}; combiners {}; dim multiple {}",
+        families.join(", "),
+        combiners.join(", "),
+        space.dim_multiple
+    )
+}
+
+/// Plans the schema to fit `budget` bytes (weights + optimizer state) at the least
+/// predicted loss the solver finds; see the module docs.
+///
+/// Errors with an [`InfeasibleBudget`] (downcastable) when the budget is below every plan.
+pub fn search(schema: &Schema, budget: u64, options: &SearchOptions) -> Result<SearchOutcome> {
+    let (space, model) = (&options.space, &options.model);
+    let (dtype, opt) = (schema.dtype, schema.optimizer);
+    if space.dim_multiple == 0 {
+        bail!("the table dim multiple must be at least 1");
+    }
+    if space.combiners.is_empty()
+        && space
+            .families
+            .iter()
+            .any(|&f| f != crate::plan::quality::Family::Hash)
+    {
+        bail!("no combiner allowed: multi-table families need at least one of mult, add, concat");
+    }
+    if u32::try_from(schema.features.len()).is_err() {
+        bail!("too many features (more than 2^32)");
+    }
+    let hulls: Vec<Vec<Candidate>> = schema
+        .features
+        .par_iter()
+        .map(|f| evaluate(f, space, model, dtype, opt).map(|c| lower_hull(&pareto(c))))
+        .collect::<Vec<_>>()
+        .into_iter()
+        .collect::<Result<_>>()?;
+
+    let min_bytes = hulls.iter().map(|h| u128::from(h[0].bytes)).sum::<u128>();
+    let Ok(min_bytes) = u64::try_from(min_bytes) else {
+        bail!("even the smallest plan needs more than 2^64 bytes");
+    };
+    if budget < min_bytes {
+        return Err(InfeasibleBudget {
+            budget,
+            minimum: min_bytes,
+        }
+        .into());
+    }
+    let full_bytes = Cost::sum(
+        schema
+            .features
+            .iter()
+            .filter_map(|f| Cost::of_table(f.cardinality, f.dim, dtype, opt).ok()),
+    )
+    .ok()
+    .filter(|_| {
+        hulls
+            .iter()
+            .all(|h| h.last().is_some_and(|c| c.key == CandidateKey::FULL))
+    })
+    .map(|c| c.bytes);
+
+    let mut current: Vec<Candidate> = hulls.iter().map(|h| h[0]).collect();
+    let mut loss: u128 = current.iter().map(|c| u128::from(c.loss)).sum();
+    let mut bound: Option<f64> = None;
+    let mut lambda: Option<f64> = None;
+    let at_full = full_bytes.is_some_and(|f| budget >= f);
+
+    if at_full {
+        current = hulls.iter().map(|h| h[h.len() - 1]).collect();
+        loss = 0;
+    } else {
+        let mut steps: Vec<Step> = hulls
+            .iter()
+            .enumerate()
+            .flat_map(|(i, h)| {
+                h.windows(2).map(move |w| Step {
+                    feature: i as u32,
+                    from: w[0],
+                    to: w[1],
+                })
+            })
+            .collect();
+        steps.par_sort_unstable_by(|a, b| b.cmp(a));
+        let mut refined: BinaryHeap<Step> = BinaryHeap::new();
+        let mut cap = budget - min_bytes;
+        let mut next = 0;
+        loop {
+            let from_list = steps.get(next).copied();
+            let step = match (from_list, refined.peek()) {
+                (None, None) => break,
+                (Some(s), Some(r)) if r > &s => refined.pop(),
+                (Some(s), _) => {
+                    next += 1;
+                    Some(s)
+                }
+                (None, Some(_)) => refined.pop(),
+            };
+            let Some(step) = step else { break };
+            let f = step.feature as usize;
+            if current[f] != step.from {
+                continue; // an earlier step of this feature was skipped or replaced
+            }
+            if step.price() <= cap {
+                cap -= step.price();
+                loss -= u128::from(step.gain());
+                current[f] = step.to;
+                continue;
+            }
+            if bound.is_none() {
+                // The first step that does not fit: the relaxation takes it fractionally.
+                let fraction = cap as f64 / step.price() as f64;
+                bound = Some(from_fixed(loss) - from_fixed(u128::from(step.gain())) * fraction);
+                lambda = Some(
+                    from_fixed(u128::from(step.gain())) / step.price() as f64 * (1u64 << 30) as f64,
+                );
+            }
+            // Blocked: merge the hull of the Pareto points strictly between the two ends.
+            let feature = &schema.features[f];
+            let front = pareto(evaluate(feature, space, model, dtype, opt)?);
+            let mut between = vec![step.from];
+            between.extend(
+                front
+                    .iter()
+                    .filter(|c| c.bytes > step.from.bytes && c.bytes < step.to.bytes),
+            );
+            let sub = lower_hull(&between);
+            for w in sub.windows(2) {
+                refined.push(Step {
+                    feature: step.feature,
+                    from: w[0],
+                    to: w[1],
+                });
+            }
+        }
+    }
+
+    let total_bytes: u64 = current.iter().map(|c| c.bytes).sum();
+    let predicted_loss = from_fixed(loss);
+    let lower_bound = bound.unwrap_or(predicted_loss).min(predicted_loss).max(0.0);
+    let features = schema
+        .features
+        .iter()
+        .zip(&current)
+        .map(|(f, c)| {
+            let n = f.cardinality;
+            let dims = c
+                .key
+                .table_dims(f.dim, space.dim_multiple)
+                .expect("candidates only exist for dims that split");
+            let combiner: Option<Combiner> = c.key.combiner;
+            let mut p = PlannedFeature::with_table_dims(
+                &f.name,
+                n,
+                f.dim,
+                c.key.scheme(n),
+                combiner,
+                dims,
+            )?;
+            p.predicted_loss = Some(from_fixed(u128::from(c.loss)));
+            Ok(p)
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let method = if at_full {
+        "searched: the budget holds the full model, every table stays full".to_string()
+    } else {
+        describe_space(space)
+    };
+    let plan = Plan {
+        name: schema.name.clone(),
+        dtype,
+        optimizer: opt,
+        features,
+        planner: Some(PlannerInfo {
+            budget_bytes: Some(budget),
+            method: Some(method),
+            predicted_loss: Some(predicted_loss),
+            lower_bound: Some(lower_bound),
+            quality_model: Some(model.source.clone()),
+        }),
+    };
+    Ok(SearchOutcome {
+        plan,
+        budget_bytes: budget,
+        total_bytes,
+        min_bytes,
+        full_bytes,
+        at_full,
+        predicted_loss,
+        lower_bound,
+        loss_per_gib: lambda,
+    })
+}

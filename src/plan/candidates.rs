@@ -6,12 +6,14 @@
 //! | family | parameters | grid |
 //! |---|---|---|
 //! | `full` | — | always a candidate (loss 0) |
-//! | `qr` m | remainder m, quotient ceil(n/m) | m geometric, ratio 2^(1/8), from 2 to floor(√n) |
-//! | `mixed-radix` k = 3, 4 | radices [b, …, b, ceil(n / b^(k−1))] | b geometric, ratio 2^(1/4), 2 to floor(n^(1/k)) |
-//! | `crt` k = 2, 3 | pairwise coprime moduli from c upward, the last the smallest coprime ≥ n / (product of the others) | c geometric, ratio 2^(1/4), 2 to floor(n^(1/k)) |
+//! | `qr` m | remainder m, quotient ceil(n/m) | m geometric, ratio 2^(1/4), from 2 to floor(√n) |
+//! | `mixed-radix` k = 3, 4 | radices [b, …, b, ceil(n / b^(k−1))] | b near n^(1/k): ratio √2 from r/4 to r = floor(n^(1/k)) |
+//! | `crt` k = 2, 3 | pairwise coprime moduli from c upward, the last the smallest coprime ≥ n / (product of the others) | c near n^(1/k), as for mixed-radix |
 //! | `hash` (only if asked) | m = ceil(n / c) buckets, c collisions | c geometric, ratio 2^(1/4), 2 to n |
 //!
-//! QR with m > √n is left out: it has the same rows as m' = n/m. Pairwise coprime CRT moduli
+//! QR with m > √n is left out: it has the same rows as m' = n/m. QR covers compressions
+//! from 2× to about √n/2× densely; mixed-radix and CRT add the higher compressions only
+//! they reach (about n^(1−1/k)/k), so their grids stay near the balanced point. Pairwise coprime CRT moduli
 //! have lcm = product ≥ n, so every CRT candidate is complementary. Each multi-table
 //! candidate comes with every allowed combiner. Concat splits the feature's dim with
 //! [`concat_split`]: equal parts in units of `--dim-multiple`, the remainder to the first
@@ -165,45 +167,40 @@ pub fn iroot(n: u64, k: u32) -> u64 {
     n.nth_root(k)
 }
 
-/// Every candidate key of a feature, in a fixed order (full first).
-pub fn candidate_keys(n: u64, space: &SearchSpace) -> Vec<CandidateKey> {
+/// Grid points near floor(n^(1/k)): from a quarter of it up to it, ratio √2 (at most 5).
+fn near_root(n: u64, k: u8) -> Vec<u64> {
+    let root = iroot(n, u32::from(k));
+    geometric_grid((root / 4).max(2), root, 2)
+}
+
+/// Every scheme of a feature, in a fixed order (full first). Multi-table schemes come
+/// without a combiner: [`evaluate`] pairs each with every allowed combiner.
+pub fn scheme_keys(n: u64, families: &[Family]) -> Vec<CandidateKey> {
     let mut keys = vec![CandidateKey::FULL];
-    let multi = |keys: &mut Vec<CandidateKey>, family, tables: u8, params: &[u64]| {
-        for &param in params {
-            for &c in &space.combiners {
-                keys.push(CandidateKey {
-                    family: Some(family),
-                    tables,
-                    combiner: Some(c),
-                    param,
-                });
-            }
-        }
+    let mut push = |family, tables: u8, params: Vec<u64>| {
+        keys.extend(params.into_iter().map(|param| CandidateKey {
+            family: Some(family),
+            tables,
+            combiner: None,
+            param,
+        }));
     };
-    for &family in &space.families {
+    for &family in families {
         match family {
-            Family::Qr => multi(&mut keys, family, 2, &geometric_grid(2, iroot(n, 2), 8)),
+            Family::Qr => push(family, 2, geometric_grid(2, iroot(n, 2), 4)),
             Family::MixedRadix => {
                 for k in [3u8, 4] {
-                    let grid = geometric_grid(2, iroot(n, u32::from(k)), 4);
-                    multi(&mut keys, family, k, &grid);
+                    push(family, k, near_root(n, k));
                 }
             }
             Family::Crt => {
                 for k in [2u8, 3] {
-                    let grid = geometric_grid(2, iroot(n, u32::from(k)), 4);
-                    multi(&mut keys, family, k, &grid);
+                    push(family, k, near_root(n, k));
                 }
             }
             Family::Hash => {
-                for c in geometric_grid(2, n, 4) {
-                    keys.push(CandidateKey {
-                        family: Some(Family::Hash),
-                        tables: 1,
-                        combiner: None,
-                        param: n.div_ceil(c),
-                    });
-                }
+                let buckets = geometric_grid(2, n, 4).into_iter().map(|c| n.div_ceil(c));
+                push(family, 1, buckets.collect());
             }
         }
     }
@@ -222,7 +219,8 @@ pub fn evaluate(
     optimizer: Optimizer,
 ) -> Result<Vec<Candidate>> {
     let n = feature.cardinality;
-    if !feature.dim.is_multiple_of(space.dim_multiple.max(1)) {
+    let multiple = space.dim_multiple.max(1);
+    if !feature.dim.is_multiple_of(multiple) {
         bail!(
             "feature '{}' has dim {}, which is not a multiple of the required table dim multiple {}",
             feature.name,
@@ -232,46 +230,84 @@ pub fn evaluate(
     }
     let full_params = n as f64 * f64::from(feature.dim);
     let full = Cost::of_table(n, feature.dim, dtype, optimizer).ok();
+    // Table dims per (tables, combiner), computed once per feature.
+    let multi_table: Vec<Option<Combiner>> = space.combiners.iter().map(|&c| Some(c)).collect();
+    let dims_table: Vec<(u8, Option<Combiner>, Option<Vec<u32>>)> = (1..=4u8)
+        .flat_map(|k| {
+            let combiners = if k == 1 {
+                vec![None]
+            } else {
+                multi_table.clone()
+            };
+            combiners.into_iter().map(move |c| {
+                let key = CandidateKey {
+                    family: None,
+                    tables: k,
+                    combiner: c,
+                    param: 0,
+                };
+                (k, c, key.table_dims(feature.dim, multiple))
+            })
+        })
+        .collect();
     let mut out = Vec::new();
-    for key in candidate_keys(n, space) {
-        let Some(family) = key.family else {
+    for scheme_key in scheme_keys(n, &space.families) {
+        let Some(family) = scheme_key.family else {
             if let Some(full) = full {
                 out.push(Candidate {
-                    key,
+                    key: scheme_key,
                     bytes: full.bytes,
                     loss: 0,
                 });
             }
             continue;
         };
-        let Some(dims) = key.table_dims(feature.dim, space.dim_multiple) else {
-            continue;
+        // One scheme, its rows computed once ([`Scheme::table_rows`], the one definition),
+        // then every combiner.
+        let rows = scheme_key.scheme(n).table_rows(n);
+        let one_table = [None];
+        let choices = if rows.len() == 1 {
+            &one_table[..]
+        } else {
+            &multi_table[..]
         };
-        let rows = key.scheme(n).table_rows(n);
-        let cost = rows
-            .iter()
-            .zip(&dims)
-            .try_fold(Cost::default(), |acc, (&r, &d)| {
-                acc.checked_add(Cost::of_table(r, d, dtype, optimizer)?)
+        for &combiner in choices {
+            let key = CandidateKey {
+                combiner,
+                ..scheme_key
+            };
+            let dims = dims_table
+                .iter()
+                .find(|(k, c, _)| *k == key.tables && *c == combiner)
+                .and_then(|(_, _, d)| d.as_deref());
+            let Some(dims) = dims else {
+                continue;
+            };
+            let cost = rows
+                .iter()
+                .zip(dims)
+                .try_fold(Cost::default(), |acc, (&r, &d)| {
+                    acc.checked_add(Cost::of_table(r, d, dtype, optimizer)?)
+                });
+            let Ok(cost) = cost else { continue };
+            if full.is_some_and(|f| cost.bytes >= f.bytes || cost.params >= f.params) {
+                continue;
+            }
+            let coefficients = model.coefficients(family, combiner)?;
+            let loss = model.predict(
+                feature.weight,
+                full_params,
+                coefficients,
+                cost.params,
+                rows.len(),
+            );
+            let loss = to_fixed(loss).with_context(|| format!("feature '{}'", feature.name))?;
+            out.push(Candidate {
+                key,
+                bytes: cost.bytes,
+                loss,
             });
-        let Ok(cost) = cost else { continue };
-        if full.is_some_and(|f| cost.bytes >= f.bytes || cost.params >= f.params) {
-            continue;
         }
-        let coefficients = model.coefficients(family, key.combiner)?;
-        let loss = model.predict(
-            feature.weight,
-            full_params,
-            coefficients,
-            cost.params,
-            rows.len(),
-        );
-        let loss = to_fixed(loss).with_context(|| format!("feature '{}'", feature.name))?;
-        out.push(Candidate {
-            key,
-            bytes: cost.bytes,
-            loss,
-        });
     }
     if out.is_empty() {
         bail!(

@@ -99,6 +99,21 @@ struct Step {
     to: Candidate,
 }
 
+/// Exact comparison of gain1/price1 with gain2/price2 (prices > 0).
+#[inline]
+fn cmp_ratio(gain1: u64, price1: u64, gain2: u64, price2: u64) -> Ordering {
+    const EXACT: u64 = 1 << 53;
+    if gain1 < EXACT && price1 < EXACT && gain2 < EXACT && price2 < EXACT {
+        // Every value converts exactly and division rounds monotonically, so unequal
+        // quotients order as the exact ratios do; equal ones fall through to the exact test.
+        let (r1, r2) = (gain1 as f64 / price1 as f64, gain2 as f64 / price2 as f64);
+        if r1 != r2 {
+            return r1.total_cmp(&r2);
+        }
+    }
+    (u128::from(gain1) * u128::from(price2)).cmp(&(u128::from(gain2) * u128::from(price1)))
+}
+
 impl Step {
     fn gain(&self) -> u64 {
         self.from.loss - self.to.loss
@@ -108,9 +123,7 @@ impl Step {
     }
     /// Scan order: higher ratio first, then lower feature index, then cheaper start.
     fn priority(&self, other: &Step) -> Ordering {
-        let lhs = u128::from(self.gain()) * u128::from(other.price());
-        let rhs = u128::from(other.gain()) * u128::from(self.price());
-        lhs.cmp(&rhs)
+        cmp_ratio(self.gain(), self.price(), other.gain(), other.price())
             .then(other.feature.cmp(&self.feature))
             .then(other.from.bytes.cmp(&self.from.bytes))
     }
@@ -130,6 +143,25 @@ impl PartialOrd for Step {
 impl Ord for Step {
     fn cmp(&self, other: &Self) -> Ordering {
         self.priority(other)
+    }
+}
+
+/// A hull edge in the sorted scan list, compactly: feature, index of its upper end, and
+/// its gain and price (so sorting needs no lookups).
+#[derive(Debug, Clone, Copy)]
+struct HullEdge {
+    gain: u64,
+    price: u64,
+    feature: u32,
+    to: u32,
+}
+
+impl HullEdge {
+    /// The same order as [`Step::priority`] (hull edges of one feature never tie on `from`).
+    fn priority(&self, other: &HullEdge) -> Ordering {
+        cmp_ratio(self.gain, self.price, other.gain, other.price)
+            .then(other.feature.cmp(&self.feature))
+            .then(other.to.cmp(&self.to))
     }
 }
 
@@ -209,23 +241,31 @@ pub fn search(schema: &Schema, budget: u64, options: &SearchOptions) -> Result<S
         current = hulls.iter().map(|h| h[h.len() - 1]).collect();
         loss = 0;
     } else {
-        let mut steps: Vec<Step> = hulls
+        let mut steps: Vec<HullEdge> = hulls
             .iter()
             .enumerate()
             .flat_map(|(i, h)| {
-                h.windows(2).map(move |w| Step {
+                h.windows(2).enumerate().map(move |(j, w)| HullEdge {
+                    gain: w[0].loss - w[1].loss,
+                    price: w[1].bytes - w[0].bytes,
                     feature: i as u32,
-                    from: w[0],
-                    to: w[1],
+                    to: j as u32 + 1,
                 })
             })
             .collect();
-        steps.par_sort_unstable_by(|a, b| b.cmp(a));
+        steps.par_sort_unstable_by(|a, b| b.priority(a));
         let mut refined: BinaryHeap<Step> = BinaryHeap::new();
         let mut cap = budget - min_bytes;
         let mut next = 0;
         loop {
-            let from_list = steps.get(next).copied();
+            let from_list = steps.get(next).map(|e| {
+                let h = &hulls[e.feature as usize];
+                Step {
+                    feature: e.feature,
+                    from: h[e.to as usize - 1],
+                    to: h[e.to as usize],
+                }
+            });
             let step = match (from_list, refined.peek()) {
                 (None, None) => break,
                 (Some(s), Some(r)) if r > &s => refined.pop(),

@@ -244,7 +244,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
             (out.plan, summary)
         }
     };
-    summary.provisional = summary.quality_model.contains(PROVISIONAL);
+    summary.provisional = summary.quality_model == PROVISIONAL;
     let costs = plan.costs()?;
     if summary.total_bytes != costs.total.bytes {
         bail!(

@@ -21,7 +21,8 @@ use crate::size::{format_iec, group_thousands, parse_bytes};
 #[derive(Debug, clap::Args)]
 #[command(after_help = "Examples:\n  \
 embplan plan --budget 4GiB schemas/criteo-kaggle.toml\n  \
-embplan plan --budget 1GiB --families qr --combiners mult,concat --dim-multiple 4 schemas/criteo-kaggle.toml -o plan.toml\n  \
+embplan plan --budget 1GiB --dim-multiple 4 schemas/criteo-kaggle.toml -o plan.toml\n  \
+embplan plan --budget 512MB --families qr,crt --combiners mult,concat schema.toml --json\n  \
 embplan plan --uniform qr:4 --combiner mult --threshold 200 schemas/criteo-kaggle.toml -o qr4.toml\n\n\
 The budget counts weights + optimizer state exactly as `embplan estimate` does. Predicted \
 losses come from a quality model whose default coefficients are provisional until measured \

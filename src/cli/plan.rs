@@ -8,12 +8,12 @@ use anyhow::{Context, Result, bail};
 use serde::Serialize;
 
 use crate::cost::{NOT_COUNTED, compression_ratio};
-use crate::partition::{Combiner, Scheme};
+use crate::partition::Combiner;
 use crate::plan::quality::PROVISIONAL;
 use crate::plan::{
     Family, Plan, PlanCosts, QualityModel, SearchOptions, SearchSpace, UniformFamily, UniformSpec,
 };
-use crate::report::{align_right, new_table};
+use crate::report::{align_right, new_table, scheme_label, table_shapes};
 use crate::schema::Schema;
 use crate::size::{format_iec, group_thousands, parse_bytes};
 
@@ -309,16 +309,6 @@ fn render(schema: &Schema, plan: &Plan, costs: &PlanCosts, s: &Summary) -> Strin
         "Δloss (predicted)",
     ]);
     for (i, f) in plan.features.iter().enumerate() {
-        let shapes: Vec<String> = f
-            .tables()
-            .iter()
-            .map(|t| format!("{}×{}", group_thousands(t.rows), t.dim))
-            .collect();
-        let scheme = match (&f.scheme, f.combiner) {
-            (Scheme::Full, _) => "full".to_string(),
-            (scheme, Some(c)) => format!("{} {c}", scheme.describe()),
-            (scheme, None) => scheme.describe(),
-        };
         let bytes = costs.features[i].bytes;
         let ratio = costs.full_features[i]
             .map(|full| format!("{:.1}×", compression_ratio(full.bytes, bytes)))
@@ -326,8 +316,8 @@ fn render(schema: &Schema, plan: &Plan, costs: &PlanCosts, s: &Summary) -> Strin
         table.add_row(vec![
             f.name.clone(),
             group_thousands(f.cardinality),
-            scheme,
-            shapes.join(" + "),
+            scheme_label(f),
+            table_shapes(f),
             format_iec(bytes),
             ratio,
             format_loss(f.predicted_loss.unwrap_or(0.0)),

@@ -275,7 +275,7 @@ pub fn to_fixed(loss: f64) -> Result<u64> {
     // Leave headroom so that summing a million features in u128 and reporting stays exact.
     if !(scaled.is_finite() && scaled >= 0.0 && scaled < 2f64.powi(62)) {
         bail!(
-            "predicted loss {loss} is out of range (0 to {:.3e}); lower the feature weights or the calibration coefficients",
+            "predicted loss {loss:.3e} is out of range (0 to {:.3e}); lower the feature weights or the calibration coefficients",
             2f64.powi(62) / LOSS_SCALE
         );
     }

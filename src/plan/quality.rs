@@ -37,7 +37,7 @@
 use std::path::Path;
 
 use anyhow::{Context, Result, anyhow, bail};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::partition::Combiner;
 use crate::source::Source;
@@ -165,26 +165,61 @@ impl Default for QualityModel {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawCalibration {
     version: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     source: Option<String>,
     #[serde(default, rename = "coefficient")]
     coefficients: Vec<RawCoefficient>,
 }
 
-#[derive(Deserialize)]
+#[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawCoefficient {
     family: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     combiner: Option<String>,
     alpha: f64,
     #[serde(default)]
     beta: f64,
 }
 
+/// One measured (family, combiner) pair, as the `calibrate` command reports it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Measured {
+    /// The family.
+    pub family: Family,
+    /// The combiner; `None` for hash.
+    pub combiner: Option<Combiner>,
+    /// The fitted coefficients.
+    pub coefficients: Coefficients,
+}
+
 impl QualityModel {
+    /// The text of a calibration file holding `measured` (what `calibrate` writes);
+    /// [`QualityModel::load`] reads it back. Errors on invalid or repeated pairs.
+    pub fn calibration_toml(source: &str, measured: &[Measured]) -> Result<String> {
+        let raw = RawCalibration {
+            version: 1,
+            source: Some(source.to_string()),
+            coefficients: measured
+                .iter()
+                .map(|m| RawCoefficient {
+                    family: m.family.name().to_string(),
+                    combiner: m.combiner.map(|c| c.name().to_string()),
+                    alpha: m.coefficients.alpha,
+                    beta: m.coefficients.beta,
+                })
+                .collect(),
+        };
+        let text = toml::to_string(&raw).context("cannot serialize calibration")?;
+        // Validate by reading it back, so a written file always loads.
+        Self::from_toml(&Source::new("<calibration>", &text))?;
+        Ok(format!("# embplan quality-model calibration\n{text}"))
+    }
+
     /// Reads a calibration file (format in the module docs).
     pub fn load(path: &Path) -> Result<QualityModel> {
         let text = std::fs::read_to_string(path)
@@ -336,6 +371,38 @@ mod tests {
         assert!(e.contains("version 2"), "{e}");
         let e = bad("version = 1\n[[coefficient]]\nfamly = \"qr\"\n");
         assert!(e.starts_with("c.toml:3:1"), "{e}");
+    }
+
+    #[test]
+    fn written_calibration_loads_back() {
+        let measured = [
+            Measured {
+                family: Family::Qr,
+                combiner: Some(Combiner::Mult),
+                coefficients: Coefficients {
+                    alpha: 0.25,
+                    beta: 0.5,
+                },
+            },
+            Measured {
+                family: Family::Hash,
+                combiner: None,
+                coefficients: Coefficients {
+                    alpha: 1.0,
+                    beta: 0.0,
+                },
+            },
+        ];
+        let text = QualityModel::calibration_toml("sweep B", &measured).unwrap();
+        let m = QualityModel::from_toml(&Source::new("c.toml", &text)).unwrap();
+        for x in measured {
+            assert_eq!(
+                m.coefficients(x.family, x.combiner).unwrap(),
+                x.coefficients
+            );
+        }
+        let twice = [measured[0], measured[0]];
+        assert!(QualityModel::calibration_toml("x", &twice).is_err());
     }
 
     #[test]

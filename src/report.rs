@@ -2,6 +2,9 @@
 
 use comfy_table::{ContentArrangement, Table, presets};
 
+use crate::plan::PlannedFeature;
+use crate::size::group_thousands;
+
 /// A new table in the house style (UTF-8 borders, wraps to the terminal width).
 pub fn new_table(header: &[&str]) -> Table {
     let mut table = Table::new();
@@ -18,5 +21,23 @@ pub fn align_right(table: &mut Table, columns: &[usize]) {
         if let Some(col) = table.column_mut(c) {
             col.set_cell_alignment(comfy_table::CellAlignment::Right);
         }
+    }
+}
+
+/// A feature's tables for people, e.g. `4×16 + 2,532,807×16`.
+pub fn table_shapes(f: &PlannedFeature) -> String {
+    let shapes: Vec<String> = f
+        .tables()
+        .iter()
+        .map(|t| format!("{}×{}", group_thousands(t.rows), t.dim))
+        .collect();
+    shapes.join(" + ")
+}
+
+/// A feature's scheme with its combiner, e.g. `qr(4) mult`.
+pub fn scheme_label(f: &PlannedFeature) -> String {
+    match f.combiner {
+        Some(c) => format!("{} {c}", f.scheme.describe()),
+        None => f.scheme.describe(),
     }
 }

@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use crate::cost::{Cost, NOT_COUNTED, compression_ratio};
 use crate::plan::{InputKind, Plan, PlanCosts};
-use crate::report::{align_right, new_table};
+use crate::report::{align_right, new_table, scheme_label, table_shapes};
 use crate::schema::{Dtype, Optimizer};
 use crate::size::{format_iec, group_thousands};
 
@@ -172,21 +172,12 @@ pub fn render_table(
         "compression",
     ]);
     for (i, f) in plan.features.iter().enumerate() {
-        let shapes: Vec<String> = f
-            .tables()
-            .iter()
-            .map(|t| format!("{}×{}", group_thousands(t.rows), t.dim))
-            .collect();
-        let scheme = match f.combiner {
-            Some(c) => format!("{} {c}", f.scheme.describe()),
-            None => f.scheme.describe(),
-        };
         let c = costs.features[i];
         table.add_row(vec![
             f.name.clone(),
             group_thousands(f.cardinality),
-            scheme,
-            shapes.join(" + "),
+            scheme_label(f),
+            table_shapes(f),
             group_thousands(c.params),
             size(c.weight_bytes),
             size(c.optimizer_bytes),

@@ -11,6 +11,7 @@ use clap::{Parser, Subcommand};
 
 pub mod estimate;
 pub mod export;
+pub mod plan;
 pub mod plot;
 pub mod verify;
 
@@ -50,6 +51,8 @@ pub enum Command {
     Plot(plot::Args),
     /// Export a plan: json, toml, a PyTorch module, TorchRec configs or DLRM flags.
     Export(export::Args),
+    /// Choose a scheme and combiner per feature to fit a memory budget (or build a baseline).
+    Plan(plan::Args),
 }
 
 /// Runs a parsed command line and returns the process exit code.
@@ -59,5 +62,6 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Estimate(args) => estimate::run(args),
         Command::Plot(args) => plot::run(args),
         Command::Export(args) => export::run(args),
+        Command::Plan(args) => plan::run(args),
     }
 }

@@ -1,7 +1,18 @@
-//! Plans: the shared file format, and (in later modules) the planner that makes them.
+//! Plans: the shared file format, and the planner that makes them.
+//!
+//! The planner is library code: [`search`] fits a schema to a byte budget, [`uniform`] builds
+//! DLRM-style baselines; both return [`Plan`]s in the one file format.
 
+pub mod candidates;
 pub mod file;
+pub mod quality;
+pub mod solver;
+pub mod uniform;
 
+pub use candidates::SearchSpace;
 pub use file::{
     InputKind, PLAN_VERSION, Plan, PlanCosts, PlanFormat, PlannedFeature, PlannerInfo, TableShape,
 };
+pub use quality::{Family, QualityModel};
+pub use solver::{InfeasibleBudget, SearchOptions, SearchOutcome, search};
+pub use uniform::{UniformFamily, UniformSpec, uniform};

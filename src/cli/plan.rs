@@ -1,0 +1,423 @@
+//! `embplan plan`: fit a schema to a memory budget, or build a uniform baseline.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, bail};
+use serde::Serialize;
+
+use crate::cost::{NOT_COUNTED, compression_ratio};
+use crate::partition::Combiner;
+use crate::plan::quality::PROVISIONAL;
+use crate::plan::{
+    Family, Plan, PlanCosts, QualityModel, SearchOptions, SearchSpace, UniformFamily, UniformSpec,
+};
+use crate::report::{align_right, new_table, scheme_label, table_shapes};
+use crate::schema::Schema;
+use crate::size::{format_iec, group_thousands, parse_bytes};
+
+/// Arguments of `embplan plan`.
+#[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:\n  \
+embplan plan --budget 4GiB schemas/criteo-kaggle.toml\n  \
+embplan plan --budget 1GiB --dim-multiple 4 schemas/criteo-kaggle.toml -o plan.toml\n  \
+embplan plan --budget 512MB --families qr,crt --combiners mult,concat schema.toml --json\n  \
+embplan plan --uniform qr:4 --combiner mult --threshold 200 schemas/criteo-kaggle.toml -o qr4.toml\n\n\
+The budget counts weights + optimizer state exactly as `embplan estimate` does. Predicted \
+losses come from a quality model whose default coefficients are provisional until measured \
+(pass --calibration FILE with measured ones).")]
+pub struct Args {
+    /// The schema to plan (.toml).
+    #[arg(value_name = "SCHEMA")]
+    pub schema: PathBuf,
+
+    /// Memory budget for weights + optimizer state, e.g. 4GiB, 512MB, '1.5 TiB'.
+    #[arg(long, value_name = "SIZE", required_unless_present = "uniform", value_parser = parse_budget)]
+    pub budget: Option<u64>,
+
+    /// Compressed families to choose from, comma-separated: qr, mixed-radix, crt (and hash with --allow-hash). Full tables are always allowed. [default: qr,mixed-radix,crt]
+    #[arg(
+        long,
+        value_name = "LIST",
+        value_delimiter = ',',
+        conflicts_with = "uniform"
+    )]
+    pub families: Option<Vec<String>>,
+
+    /// Combiners to choose from, comma-separated: mult, add, concat. [default: all]
+    #[arg(
+        long,
+        value_name = "LIST",
+        value_delimiter = ',',
+        conflicts_with = "uniform"
+    )]
+    pub combiners: Option<Vec<String>>,
+
+    /// Keep every table dim a multiple of N (4 for FBGEMM/TorchRec); concat splits in units of N.
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+    pub dim_multiple: u32,
+
+    /// Let the planner choose the hashing trick (not complementary: colliding ids share a row).
+    #[arg(long, conflicts_with = "uniform")]
+    pub allow_hash: bool,
+
+    /// Build a DLRM-style baseline instead of searching: full, qr:C or hash:C (C collisions).
+    #[arg(long, value_name = "BASELINE")]
+    pub uniform: Option<String>,
+
+    /// Combiner of the uniform qr baseline: mult, add or concat.
+    #[arg(long, value_name = "OP", default_value = "mult", requires = "uniform")]
+    pub combiner: String,
+
+    /// Uniform baseline: features with cardinality ≤ N keep full tables (DLRM's --qr-threshold).
+    #[arg(long, value_name = "N", default_value_t = 200, requires = "uniform")]
+    pub threshold: u64,
+
+    /// Quality-model coefficients measured by `calibrate` (TOML) instead of the provisional defaults.
+    #[arg(long, value_name = "FILE")]
+    pub calibration: Option<PathBuf>,
+
+    /// Print JSON (the plan and the solver's figures) instead of a table.
+    #[arg(long)]
+    pub json: bool,
+
+    /// Write the plan to FILE (.toml or .json), atomically.
+    #[arg(short = 'o', long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+fn parse_budget(s: &str) -> Result<u64, String> {
+    parse_bytes(s).map(|b| b.0).map_err(|e| e.to_string())
+}
+
+/// Parses `--families`: canonical order, duplicates removed, `full` accepted and implied.
+pub fn parse_families(list: Option<&[String]>, allow_hash: bool) -> Result<Vec<Family>> {
+    let mut families = match list {
+        None => vec![Family::Qr, Family::MixedRadix, Family::Crt],
+        Some(items) => {
+            let mut out = Vec::new();
+            for item in items {
+                if item.trim().eq_ignore_ascii_case("full") {
+                    continue;
+                }
+                let f = Family::parse(item).context("--families")?;
+                if f == Family::Hash && !allow_hash {
+                    bail!(
+                        "--families: hash is not complementary (colliding ids share every row); pass --allow-hash to let the planner choose it"
+                    );
+                }
+                out.push(f);
+            }
+            out
+        }
+    };
+    if allow_hash {
+        families.push(Family::Hash);
+    }
+    families.sort();
+    families.dedup();
+    Ok(families)
+}
+
+/// Parses `--combiners`: canonical order (mult, add, concat), duplicates removed.
+pub fn parse_combiners(list: Option<&[String]>) -> Result<Vec<Combiner>> {
+    let Some(items) = list else {
+        return Ok(Combiner::ALL.to_vec());
+    };
+    let mut chosen = Vec::new();
+    for item in items {
+        chosen.push(parse_combiner(item).context("--combiners")?);
+    }
+    Ok(Combiner::ALL
+        .into_iter()
+        .filter(|c| chosen.contains(c))
+        .collect())
+}
+
+fn parse_combiner(s: &str) -> Result<Combiner> {
+    Combiner::parse(s).map_err(|e| {
+        let hint = crate::source::closest(s.trim(), Combiner::ALL.map(Combiner::name))
+            .map(|c| format!(" (did you mean '{c}'?)"))
+            .unwrap_or_default();
+        anyhow::anyhow!("{e}{hint}")
+    })
+}
+
+/// What the solver (or the baseline) reports beside the plan.
+#[derive(Debug, Clone, Serialize)]
+struct Summary {
+    budget_bytes: Option<u64>,
+    total_bytes: u64,
+    full_bytes: Option<u64>,
+    min_bytes: Option<u64>,
+    fits: Option<bool>,
+    at_full: bool,
+    predicted_loss: f64,
+    lower_bound: Option<f64>,
+    gap: Option<f64>,
+    loss_per_gib: Option<f64>,
+    quality_model: String,
+    provisional: bool,
+    not_complementary: Vec<String>,
+    method: String,
+}
+
+/// Runs `embplan plan`.
+pub fn run(args: Args) -> Result<ExitCode> {
+    let schema = Schema::load(&args.schema)?;
+    let model = match &args.calibration {
+        Some(path) => QualityModel::load(path)?,
+        None => QualityModel::default(),
+    };
+    let (plan, mut summary) = match &args.uniform {
+        Some(spec) => {
+            let spec = UniformSpec {
+                family: UniformFamily::parse(spec).context("--uniform")?,
+                combiner: parse_combiner(&args.combiner).context("--combiner")?,
+                threshold: args.threshold,
+                dim_multiple: args.dim_multiple,
+            };
+            let mut plan = crate::plan::uniform(&schema, &spec, &model)?;
+            if let Some(info) = plan.planner.as_mut() {
+                info.budget_bytes = args.budget;
+            }
+            let total = plan.costs()?.total.bytes;
+            let predicted = plan
+                .planner
+                .as_ref()
+                .and_then(|p| p.predicted_loss)
+                .unwrap_or(0.0);
+            let summary = Summary {
+                budget_bytes: args.budget,
+                total_bytes: total,
+                full_bytes: None,
+                min_bytes: None,
+                fits: args.budget.map(|b| total <= b),
+                at_full: spec.family == UniformFamily::Full,
+                predicted_loss: predicted,
+                lower_bound: None,
+                gap: None,
+                loss_per_gib: None,
+                quality_model: model.source.clone(),
+                provisional: false,
+                not_complementary: Vec::new(),
+                method: spec.describe(),
+            };
+            (plan, summary)
+        }
+        None => {
+            let budget = args
+                .budget
+                .context("--budget is required unless --uniform is given")?;
+            let options = SearchOptions {
+                space: SearchSpace {
+                    families: parse_families(args.families.as_deref(), args.allow_hash)?,
+                    combiners: parse_combiners(args.combiners.as_deref())?,
+                    dim_multiple: args.dim_multiple,
+                },
+                model: model.clone(),
+            };
+            let out = crate::plan::search(&schema, budget, &options)
+                .with_context(|| format!("cannot plan '{}'", args.schema.display()))?;
+            let method = out
+                .plan
+                .planner
+                .as_ref()
+                .and_then(|p| p.method.clone())
+                .unwrap_or_default();
+            let summary = Summary {
+                budget_bytes: Some(budget),
+                total_bytes: out.total_bytes,
+                full_bytes: out.full_bytes,
+                min_bytes: Some(out.min_bytes),
+                fits: Some(out.total_bytes <= budget),
+                at_full: out.at_full,
+                predicted_loss: out.predicted_loss,
+                lower_bound: Some(out.lower_bound),
+                gap: Some(out.predicted_loss - out.lower_bound),
+                loss_per_gib: out.loss_per_gib,
+                quality_model: model.source.clone(),
+                provisional: false,
+                not_complementary: Vec::new(),
+                method,
+            };
+            (out.plan, summary)
+        }
+    };
+    summary.provisional = summary.quality_model == PROVISIONAL;
+    let costs = plan.costs()?;
+    if summary.total_bytes != costs.total.bytes {
+        bail!(
+            "internal error: the solver counted {} bytes but the plan has {}",
+            summary.total_bytes,
+            costs.total.bytes
+        );
+    }
+    summary.full_bytes = costs.full_total.map(|c| c.bytes);
+    for f in &plan.features {
+        if !crate::proof::prove(&f.scheme, f.cardinality)?.complementary {
+            summary.not_complementary.push(f.name.clone());
+        }
+    }
+    if let Some(path) = &args.output {
+        plan.write(path)?;
+    }
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        #[derive(Serialize)]
+        struct Json<'a> {
+            schema: String,
+            output: Option<String>,
+            #[serde(flatten)]
+            summary: &'a Summary,
+            plan: serde_json::Value,
+        }
+        let json = Json {
+            schema: args.schema.display().to_string(),
+            output: args.output.as_ref().map(|p| p.display().to_string()),
+            summary: &summary,
+            plan: serde_json::from_str(&plan.to_json_string()?)?,
+        };
+        writeln!(out, "{}", serde_json::to_string_pretty(&json)?)?;
+    } else {
+        writeln!(out, "{}", render(&schema, &plan, &costs, &summary))?;
+        if let Some(path) = &args.output {
+            writeln!(out, "wrote {}", path.display())?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A predicted loss for people: 0, or three significant digits.
+fn format_loss(x: f64) -> String {
+    if x == 0.0 {
+        "0".to_string()
+    } else {
+        format!("{x:.3e}")
+    }
+}
+
+fn render(schema: &Schema, plan: &Plan, costs: &PlanCosts, s: &Summary) -> String {
+    let mut table = new_table(&[
+        "feature",
+        "cardinality",
+        "scheme",
+        "tables (rows×dim)",
+        "bytes",
+        "compression",
+        "Δloss (predicted)",
+    ]);
+    for (i, f) in plan.features.iter().enumerate() {
+        let bytes = costs.features[i].bytes;
+        let ratio = costs.full_features[i]
+            .map(|full| format!("{:.1}×", compression_ratio(full.bytes, bytes)))
+            .unwrap_or_else(|| "—".into());
+        table.add_row(vec![
+            f.name.clone(),
+            group_thousands(f.cardinality),
+            scheme_label(f),
+            table_shapes(f),
+            format_iec(bytes),
+            ratio,
+            format_loss(f.predicted_loss.unwrap_or(0.0)),
+        ]);
+    }
+    let total_ratio = s
+        .full_bytes
+        .map(|full| format!("{:.1}×", compression_ratio(full, s.total_bytes)))
+        .unwrap_or_else(|| "—".into());
+    table.add_row(vec![
+        "total".to_string(),
+        String::new(),
+        String::new(),
+        String::new(),
+        format_iec(s.total_bytes),
+        total_ratio,
+        format_loss(s.predicted_loss),
+    ]);
+    align_right(&mut table, &[1, 4, 5, 6]);
+
+    let mut lines = vec![table.to_string()];
+    lines.push(format!(
+        "{} ({} features), dtype {}, optimizer {}: {}",
+        schema.display_name(),
+        schema.features.len(),
+        plan.dtype,
+        plan.optimizer,
+        s.method
+    ));
+    let full = s
+        .full_bytes
+        .map(|f| format!("{} ({} bytes)", format_iec(f), group_thousands(f)))
+        .unwrap_or_else(|| "more than 2^64 bytes".into());
+    match s.budget_bytes {
+        Some(b) => {
+            let share = s.total_bytes as f64 / b.max(1) as f64 * 100.0;
+            lines.push(format!(
+                "plan {} ({} bytes) = {share:.1}% of the budget {} ({} bytes){}",
+                format_iec(s.total_bytes),
+                group_thousands(s.total_bytes),
+                format_iec(b),
+                group_thousands(b),
+                if s.fits == Some(false) {
+                    " — DOES NOT FIT"
+                } else {
+                    ""
+                }
+            ));
+        }
+        None => lines.push(format!(
+            "plan {} ({} bytes)",
+            format_iec(s.total_bytes),
+            group_thousands(s.total_bytes)
+        )),
+    }
+    let mut model_line = format!("full model {full}");
+    if let Some(m) = s.min_bytes {
+        model_line.push_str(&format!(
+            "; smallest possible plan {} ({} bytes)",
+            format_iec(m),
+            group_thousands(m)
+        ));
+    }
+    lines.push(model_line);
+    if s.at_full && s.budget_bytes.is_some() && s.lower_bound.is_some() {
+        lines.push("the budget holds the full model: every table stays full".into());
+    }
+    let mut loss_line = format!("predicted loss increase {}", format_loss(s.predicted_loss));
+    if let (Some(lb), Some(gap)) = (s.lower_bound, s.gap) {
+        let rel = if s.predicted_loss > 0.0 {
+            format!(" ({:.1}% of this plan's)", gap / s.predicted_loss * 100.0)
+        } else {
+            String::new()
+        };
+        loss_line.push_str(&format!(
+            "; lower bound (Lagrangian relaxation) {}, so the gap to the best plan in the search space is at most {}{rel}",
+            format_loss(lb),
+            format_loss(gap)
+        ));
+    }
+    lines.push(loss_line);
+    if s.provisional {
+        lines.push(
+            "quality model: provisional defaults — its coefficients are not yet measured with the trainer; pass --calibration FILE for measured ones"
+                .into(),
+        );
+    } else {
+        lines.push(format!("quality model: {}", s.quality_model));
+    }
+    if s.not_complementary.is_empty() {
+        lines.push(format!(
+            "every feature's partitions are proved complementary ({} features)",
+            plan.features.len()
+        ));
+    } else {
+        lines.push(format!(
+            "NOT complementary (hash, colliding ids share a row): {}",
+            s.not_complementary.join(", ")
+        ));
+    }
+    lines.push(NOT_COUNTED.to_string());
+    lines.join("\n")
+}

@@ -1,0 +1,472 @@
+//! Candidate schemes per feature, their exact bytes and predicted loss, and the
+//! per-feature Pareto front and lower convex hull the solver works on.
+//!
+//! Candidates of a feature with n categories and dim D (every one complementary except hash):
+//!
+//! | family | parameters | grid |
+//! |---|---|---|
+//! | `full` | — | always a candidate (loss 0) |
+//! | `qr` m | remainder m, quotient ceil(n/m) | m geometric, ratio 2^(1/4), from 2 to floor(√n) |
+//! | `mixed-radix` k = 3, 4 | radices [b, …, b, ceil(n / b^(k−1))] | b near n^(1/k): ratio √2 from r/4 to r = floor(n^(1/k)) |
+//! | `crt` k = 2, 3 | pairwise coprime moduli from c upward, the last the smallest coprime ≥ n / (product of the others) | c near n^(1/k), as for mixed-radix |
+//! | `hash` (only if asked) | m = ceil(n / c) buckets, c collisions | c geometric, ratio 2^(1/4), 2 to n |
+//!
+//! QR with m > √n is left out: it has the same rows as m' = n/m. QR covers compressions
+//! from 2× to about √n/2× densely; mixed-radix and CRT add the higher compressions only
+//! they reach (about n^(1−1/k)/k), so their grids stay near the balanced point. Pairwise coprime CRT moduli
+//! have lcm = product ≥ n, so every CRT candidate is complementary. Each multi-table
+//! candidate comes with every allowed combiner. Concat splits the feature's dim with
+//! [`concat_split`]: equal parts in units of `--dim-multiple`, the remainder to the first
+//! tables (16 over 3 tables: 6, 5, 5), so the output width stays D; a split that would give a
+//! table no unit drops that candidate. Add and mult give every table dim D.
+//!
+//! Bytes are exact ([`Cost::of_table`], the code `estimate` uses); a candidate that is not
+//! smaller than the full table is dropped (the full table is better in both respects).
+
+use anyhow::{Context, Result, bail};
+
+use crate::cost::Cost;
+use crate::partition::{Combiner, Scheme, concat_split};
+use crate::plan::quality::{Family, QualityModel, to_fixed};
+use crate::schema::{Dtype, Feature, Optimizer};
+
+/// What the planner may choose from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SearchSpace {
+    /// Compressed families allowed (full tables are always allowed).
+    pub families: Vec<Family>,
+    /// Combiners allowed for multi-table families.
+    pub combiners: Vec<Combiner>,
+    /// Every table dim must be a multiple of this (1: no constraint; 4 for FBGEMM/TorchRec).
+    pub dim_multiple: u32,
+}
+
+impl Default for SearchSpace {
+    /// The complementary families with every combiner, no dim constraint.
+    fn default() -> Self {
+        SearchSpace {
+            families: vec![Family::Qr, Family::MixedRadix, Family::Crt],
+            combiners: Combiner::ALL.to_vec(),
+            dim_multiple: 1,
+        }
+    }
+}
+
+/// A candidate scheme in 16 bytes; [`CandidateKey::scheme`] rebuilds it for a cardinality.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct CandidateKey {
+    /// `None` for a full table.
+    pub family: Option<Family>,
+    /// Number of tables.
+    pub tables: u8,
+    /// Combiner for multi-table schemes.
+    pub combiner: Option<Combiner>,
+    /// qr: m; mixed-radix: the base b; crt: the first modulus c; hash: m.
+    pub param: u64,
+}
+
+impl CandidateKey {
+    /// The full table.
+    pub const FULL: CandidateKey = CandidateKey {
+        family: None,
+        tables: 1,
+        combiner: None,
+        param: 0,
+    };
+
+    /// The scheme this key stands for, for a feature of `n` categories.
+    pub fn scheme(&self, n: u64) -> Scheme {
+        let k = usize::from(self.tables);
+        match self.family {
+            None => Scheme::Full,
+            Some(Family::Qr) => Scheme::Qr { m: self.param },
+            Some(Family::Hash) => Scheme::Hash { m: self.param },
+            Some(Family::MixedRadix) => {
+                let b = self.param;
+                let mut radices = vec![b; k - 1];
+                let place = (1..k).fold(1u128, |acc, _| acc.saturating_mul(u128::from(b)));
+                radices.push(u64::try_from(u128::from(n).div_ceil(place)).unwrap_or(u64::MAX));
+                Scheme::MixedRadix { radices }
+            }
+            Some(Family::Crt) => Scheme::Crt {
+                moduli: crt_moduli(n, k, self.param),
+            },
+        }
+    }
+
+    /// Table dims for a feature of dim `dim`; `None` when concat cannot split it.
+    pub fn table_dims(&self, dim: u32, multiple: u32) -> Option<Vec<u32>> {
+        let k = usize::from(self.tables);
+        match self.combiner {
+            Some(Combiner::Concat) => concat_split(dim, k, multiple),
+            _ => Some(vec![dim; k]),
+        }
+    }
+}
+
+/// Pairwise coprime moduli: c, then the next integers coprime to all before, the last being
+/// the smallest coprime integer ≥ n / (product of the others), so that lcm = product ≥ n.
+pub fn crt_moduli(n: u64, k: usize, c: u64) -> Vec<u64> {
+    let coprime_to_all = |x: u64, list: &[u64]| list.iter().all(|&m| num_integer::gcd(x, m) == 1);
+    let mut moduli = vec![c.max(2)];
+    for _ in 1..k.saturating_sub(1) {
+        let mut x = moduli[moduli.len() - 1] + 1;
+        while !coprime_to_all(x, &moduli) {
+            x += 1;
+        }
+        moduli.push(x);
+    }
+    let product = moduli
+        .iter()
+        .fold(1u128, |acc, &m| acc.saturating_mul(u128::from(m)));
+    let need = u64::try_from(u128::from(n).div_ceil(product)).unwrap_or(u64::MAX);
+    let mut x = need.max(2);
+    while !coprime_to_all(x, &moduli) {
+        x += 1;
+    }
+    moduli.push(x);
+    moduli
+}
+
+/// One candidate with its exact bytes and its predicted loss (fixed point, see
+/// [`crate::plan::quality::LOSS_SCALE`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Candidate {
+    /// The scheme and combiner.
+    pub key: CandidateKey,
+    /// Weights + optimizer state, exactly as `estimate` counts them.
+    pub bytes: u64,
+    /// Predicted loss increase in fixed point.
+    pub loss: u64,
+}
+
+/// Integer points of a geometric grid from `lo` to `hi` (both included), ratio 2^(1/steps).
+fn geometric_grid(lo: u64, hi: u64, steps_per_doubling: u32) -> Vec<u64> {
+    let mut out = Vec::new();
+    if lo > hi {
+        return out;
+    }
+    let ratio = 2f64.powf(1.0 / f64::from(steps_per_doubling));
+    let mut x = lo as f64;
+    while x < hi as f64 {
+        let v = x.round() as u64;
+        if out.last() != Some(&v) {
+            out.push(v);
+        }
+        x *= ratio;
+    }
+    if out.last() != Some(&hi) {
+        out.push(hi);
+    }
+    out
+}
+
+/// floor(n^(1/k)) for k ≥ 1, exactly.
+pub fn iroot(n: u64, k: u32) -> u64 {
+    use num_integer::Roots;
+    n.nth_root(k)
+}
+
+/// Grid points near floor(n^(1/k)): from a quarter of it up to it, ratio √2 (at most 5).
+fn near_root(n: u64, k: u8) -> Vec<u64> {
+    let root = iroot(n, u32::from(k));
+    geometric_grid((root / 4).max(2), root, 2)
+}
+
+/// Every scheme of a feature, in a fixed order (full first). Multi-table schemes come
+/// without a combiner: [`evaluate`] pairs each with every allowed combiner.
+pub fn scheme_keys(n: u64, families: &[Family]) -> Vec<CandidateKey> {
+    let mut keys = vec![CandidateKey::FULL];
+    let mut push = |family, tables: u8, params: Vec<u64>| {
+        keys.extend(params.into_iter().map(|param| CandidateKey {
+            family: Some(family),
+            tables,
+            combiner: None,
+            param,
+        }));
+    };
+    for &family in families {
+        match family {
+            Family::Qr => push(family, 2, geometric_grid(2, iroot(n, 2), 4)),
+            Family::MixedRadix => {
+                for k in [3u8, 4] {
+                    push(family, k, near_root(n, k));
+                }
+            }
+            Family::Crt => {
+                for k in [2u8, 3] {
+                    push(family, k, near_root(n, k));
+                }
+            }
+            Family::Hash => {
+                let buckets = geometric_grid(2, n, 4).into_iter().map(|c| n.div_ceil(c));
+                push(family, 1, buckets.collect());
+            }
+        }
+    }
+    keys
+}
+
+/// Evaluates every candidate of a feature: exact bytes and predicted loss.
+///
+/// Candidates whose bytes overflow u64, that concat cannot split, or that are not smaller
+/// than the full table are left out. Errors only when the feature has no candidate at all.
+pub fn evaluate(
+    feature: &Feature,
+    space: &SearchSpace,
+    model: &QualityModel,
+    dtype: Dtype,
+    optimizer: Optimizer,
+) -> Result<Vec<Candidate>> {
+    let n = feature.cardinality;
+    let multiple = space.dim_multiple.max(1);
+    if !feature.dim.is_multiple_of(multiple) {
+        bail!(
+            "feature '{}' has dim {}, which is not a multiple of the required table dim multiple {}",
+            feature.name,
+            feature.dim,
+            space.dim_multiple
+        );
+    }
+    let full_params = n as f64 * f64::from(feature.dim);
+    let full = Cost::of_table(n, feature.dim, dtype, optimizer).ok();
+    // Table dims per (tables, combiner), computed once per feature.
+    let multi_table: Vec<Option<Combiner>> = space.combiners.iter().map(|&c| Some(c)).collect();
+    let dims_table: Vec<(u8, Option<Combiner>, Option<Vec<u32>>)> = (1..=4u8)
+        .flat_map(|k| {
+            let combiners = if k == 1 {
+                vec![None]
+            } else {
+                multi_table.clone()
+            };
+            combiners.into_iter().map(move |c| {
+                let key = CandidateKey {
+                    family: None,
+                    tables: k,
+                    combiner: c,
+                    param: 0,
+                };
+                (k, c, key.table_dims(feature.dim, multiple))
+            })
+        })
+        .collect();
+    let mut out = Vec::new();
+    for scheme_key in scheme_keys(n, &space.families) {
+        let Some(family) = scheme_key.family else {
+            if let Some(full) = full {
+                out.push(Candidate {
+                    key: scheme_key,
+                    bytes: full.bytes,
+                    loss: 0,
+                });
+            }
+            continue;
+        };
+        // One scheme, its rows computed once ([`Scheme::table_rows`], the one definition),
+        // then every combiner.
+        let rows = scheme_key.scheme(n).table_rows(n);
+        let one_table = [None];
+        let choices = if rows.len() == 1 {
+            &one_table[..]
+        } else {
+            &multi_table[..]
+        };
+        for &combiner in choices {
+            let key = CandidateKey {
+                combiner,
+                ..scheme_key
+            };
+            let dims = dims_table
+                .iter()
+                .find(|(k, c, _)| *k == key.tables && *c == combiner)
+                .and_then(|(_, _, d)| d.as_deref());
+            let Some(dims) = dims else {
+                continue;
+            };
+            let cost = rows
+                .iter()
+                .zip(dims)
+                .try_fold(Cost::default(), |acc, (&r, &d)| {
+                    acc.checked_add(Cost::of_table(r, d, dtype, optimizer)?)
+                });
+            let Ok(cost) = cost else { continue };
+            if full.is_some_and(|f| cost.bytes >= f.bytes || cost.params >= f.params) {
+                continue;
+            }
+            let coefficients = model.coefficients(family, combiner)?;
+            let loss = model.predict(
+                feature.weight,
+                full_params,
+                coefficients,
+                cost.params,
+                rows.len(),
+            );
+            let loss = to_fixed(loss).with_context(|| format!("feature '{}'", feature.name))?;
+            out.push(Candidate {
+                key,
+                bytes: cost.bytes,
+                loss,
+            });
+        }
+    }
+    if out.is_empty() {
+        bail!(
+            "feature '{}' (cardinality {n}, dim {}): no candidate fits in 64-bit byte counts with the allowed families and combiners",
+            feature.name,
+            feature.dim
+        );
+    }
+    Ok(out)
+}
+
+/// The Pareto front: sorted by bytes, each point strictly lower in loss than the one before.
+/// Ties keep the earliest candidate (deterministic).
+pub fn pareto(mut candidates: Vec<Candidate>) -> Vec<Candidate> {
+    // A stable sort keeps generation order among equal (bytes, loss).
+    candidates.sort_by(|a, b| a.bytes.cmp(&b.bytes).then(a.loss.cmp(&b.loss)));
+    let mut front: Vec<Candidate> = Vec::new();
+    for c in candidates {
+        if front.last().is_none_or(|last| c.loss < last.loss) {
+            front.push(c);
+        }
+    }
+    front
+}
+
+/// Whether the step a→b saves loss faster per byte than the step c→d (exact).
+pub fn steeper(a: &Candidate, b: &Candidate, c: &Candidate, d: &Candidate) -> std::cmp::Ordering {
+    let (dl1, db1) = (u128::from(a.loss - b.loss), u128::from(b.bytes - a.bytes));
+    let (dl2, db2) = (u128::from(c.loss - d.loss), u128::from(d.bytes - c.bytes));
+    (dl1 * db2).cmp(&(dl2 * db1))
+}
+
+/// The lower convex hull of a Pareto front (bytes up, loss down): consecutive steps save
+/// strictly less loss per byte. Its first point is the cheapest candidate.
+pub fn lower_hull(front: &[Candidate]) -> Vec<Candidate> {
+    let mut hull: Vec<Candidate> = Vec::with_capacity(front.len().min(32));
+    for &p in front {
+        while hull.len() >= 2 {
+            let (a, b) = (&hull[hull.len() - 2], &hull[hull.len() - 1]);
+            // Keep b only if a→b is strictly steeper than b→p.
+            if steeper(a, b, b, &p) == std::cmp::Ordering::Greater {
+                break;
+            }
+            hull.pop();
+        }
+        hull.push(p);
+    }
+    hull
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::proof::prove;
+
+    fn feature(n: u64, dim: u32) -> Feature {
+        Feature {
+            name: "f".into(),
+            cardinality: n,
+            dim,
+            weight: 1.0,
+            zipf: None,
+        }
+    }
+
+    #[test]
+    fn grid_is_geometric_and_inclusive() {
+        assert_eq!(geometric_grid(2, 2, 4), vec![2]);
+        assert!(geometric_grid(3, 2, 4).is_empty());
+        let g = geometric_grid(2, 3162, 8);
+        assert_eq!((g[0], *g.last().unwrap()), (2, 3162));
+        assert!(g.windows(2).all(|w| w[0] < w[1]));
+        assert!(g.len() > 60 && g.len() < 100, "{}", g.len());
+    }
+
+    #[test]
+    fn crt_moduli_are_coprime_and_cover_n() {
+        for n in [2u64, 10, 1000, 10_131_227, u64::MAX] {
+            for k in [2usize, 3] {
+                for c in geometric_grid(2, iroot(n, k as u32), 4) {
+                    let m = crt_moduli(n, k, c);
+                    assert_eq!(m.len(), k);
+                    let s = Scheme::Crt { moduli: m.clone() };
+                    assert!(prove(&s, n).unwrap().complementary, "{n} {k} {m:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn every_candidate_is_complementary_and_smaller_than_full() {
+        let space = SearchSpace::default();
+        let model = QualityModel::default();
+        for n in [1u64, 2, 3, 5, 100, 1460, 10_131_227] {
+            let f = feature(n, 16);
+            let cands = evaluate(&f, &space, &model, Dtype::F32, Optimizer::Adagrad).unwrap();
+            let full = Cost::of_table(n, 16, Dtype::F32, Optimizer::Adagrad).unwrap();
+            for c in &cands {
+                let s = c.key.scheme(n);
+                assert!(prove(&s, n).unwrap().complementary, "{}", s.describe());
+                assert!(c.bytes <= full.bytes);
+            }
+        }
+        // n = 1: only the full table.
+        let one = evaluate(
+            &feature(1, 16),
+            &space,
+            &model,
+            Dtype::F32,
+            Optimizer::Adagrad,
+        );
+        assert_eq!(one.unwrap().len(), 1);
+    }
+
+    #[test]
+    fn hull_is_convex_and_starts_cheapest() {
+        let f = feature(10_131_227, 16);
+        let cands = evaluate(
+            &f,
+            &SearchSpace::default(),
+            &QualityModel::default(),
+            Dtype::F32,
+            Optimizer::Adagrad,
+        )
+        .unwrap();
+        let cheapest = cands.iter().map(|c| c.bytes).min().unwrap();
+        let front = pareto(cands);
+        assert!(
+            front
+                .windows(2)
+                .all(|w| w[0].bytes < w[1].bytes && w[0].loss > w[1].loss)
+        );
+        let hull = lower_hull(&front);
+        assert_eq!(hull[0].bytes, cheapest);
+        assert_eq!(hull.last().unwrap().key, CandidateKey::FULL);
+        for w in hull.windows(3) {
+            assert_eq!(
+                steeper(&w[0], &w[1], &w[1], &w[2]),
+                std::cmp::Ordering::Greater
+            );
+        }
+    }
+
+    #[test]
+    fn dim_multiple_restricts_concat() {
+        let space = SearchSpace {
+            families: vec![Family::MixedRadix],
+            combiners: vec![Combiner::Concat],
+            dim_multiple: 4,
+        };
+        let cands = evaluate(
+            &feature(1_000_000, 8),
+            &space,
+            &QualityModel::default(),
+            Dtype::F32,
+            Optimizer::None,
+        )
+        .unwrap();
+        // dim 8 in units of 4 splits into at most 2 tables: no 3- or 4-table concat.
+        assert_eq!(cands.len(), 1);
+    }
+}

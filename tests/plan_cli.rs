@@ -1,0 +1,278 @@
+//! `embplan plan` end to end: happy paths, baselines and bad inputs.
+
+use std::path::{Path, PathBuf};
+
+use assert_cmd::cargo::cargo_bin_cmd;
+use predicates::prelude::*;
+
+fn kaggle() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas/criteo-kaggle.toml")
+}
+
+const SMALL: &str = r#"name = "small"
+dim = 16
+dtype = "f32"
+optimizer = "adagrad"
+
+[[feature]]
+name = "user"
+cardinality = 1000000
+
+[[feature]]
+name = "item"
+cardinality = 250000
+weight = 2.0
+
+[[feature]]
+name = "country"
+cardinality = 200
+"#;
+
+fn small(dir: &Path) -> PathBuf {
+    let path = dir.join("small.toml");
+    std::fs::write(&path, SMALL).unwrap();
+    path
+}
+
+fn json(args: &[&str]) -> serde_json::Value {
+    let out = cargo_bin_cmd!("embplan").args(args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[test]
+fn plans_kaggle_in_4gib_and_the_plan_verifies() {
+    let dir = tempfile::tempdir().unwrap();
+    let plan = dir.path().join("plan.toml");
+    cargo_bin_cmd!("embplan")
+        .args(["plan", "--budget", "4GiB"])
+        .arg(kaggle())
+        .arg("-o")
+        .arg(&plan)
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("of the budget 4.00 GiB"))
+        .stdout(predicate::str::contains(
+            "quality model: provisional defaults",
+        ))
+        .stdout(predicate::str::contains(
+            "proved complementary (26 features)",
+        ))
+        .stdout(predicate::str::contains(
+            "lower bound (Lagrangian relaxation)",
+        ));
+    cargo_bin_cmd!("embplan")
+        .arg("verify")
+        .arg(&plan)
+        .assert()
+        .success();
+    let est = json(&["estimate", "--json", plan.to_str().unwrap()]);
+    let total = est["total"]["bytes"].as_u64().unwrap();
+    assert!(total <= 4 << 30, "{total}");
+    let text = std::fs::read_to_string(&plan).unwrap();
+    assert!(
+        text.contains("quality_model = \"provisional defaults\""),
+        "{text}"
+    );
+    assert!(text.contains("budget_bytes = 4294967296"), "{text}");
+}
+
+#[test]
+fn json_reports_the_solver_figures() {
+    let v = json(&[
+        "plan",
+        "--budget",
+        "1GiB",
+        "--json",
+        kaggle().to_str().unwrap(),
+    ]);
+    assert_eq!(v["budget_bytes"], 1u64 << 30);
+    assert!(v["total_bytes"].as_u64().unwrap() <= 1 << 30);
+    assert_eq!(v["fits"], true);
+    assert_eq!(v["provisional"], true);
+    let (loss, bound) = (
+        v["predicted_loss"].as_f64().unwrap(),
+        v["lower_bound"].as_f64().unwrap(),
+    );
+    assert!(bound <= loss && loss > 0.0);
+    assert_eq!(v["plan"]["feature"].as_array().unwrap().len(), 26);
+    assert_eq!(v["not_complementary"].as_array().unwrap().len(), 0);
+}
+
+#[test]
+fn full_budget_keeps_full_tables() {
+    cargo_bin_cmd!("embplan")
+        .args(["plan", "--budget", "5GiB"])
+        .arg(kaggle())
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(
+            "the budget holds the full model: every table stays full",
+        ));
+}
+
+#[test]
+fn infeasible_budget_names_the_minimum() {
+    cargo_bin_cmd!("embplan")
+        .args(["plan", "--budget", "1KiB"])
+        .arg(kaggle())
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "the minimum feasible budget is 50.77 KiB (51,992 bytes)",
+        ));
+}
+
+#[test]
+fn bad_inputs_exit_2_with_clear_errors() {
+    let k = kaggle();
+    let k = k.to_str().unwrap();
+    for (args, expect) in [
+        (vec!["--budget", "4G", k], "ambiguous"),
+        (vec!["--budget", "lots", k], "does not start with a number"),
+        (
+            vec!["--budget", "4GiB", "--families", "qrr", k],
+            "did you mean 'qr'",
+        ),
+        (
+            vec!["--budget", "4GiB", "--families", "hash", k],
+            "--allow-hash",
+        ),
+        (
+            vec!["--budget", "4GiB", "--combiners", "mul", k],
+            "did you mean 'mult'",
+        ),
+        (vec!["--budget", "4GiB", "--dim-multiple", "0", k], "0"),
+        (
+            vec!["--budget", "4GiB", "--dim-multiple", "5", k],
+            "not a multiple of",
+        ),
+        (vec!["--uniform", "qr:x", k], "collision count"),
+        (
+            vec!["--budget", "4GiB", "--combiner", "add", k],
+            "--uniform",
+        ),
+        (vec![k], "--budget"),
+        (vec!["--budget", "4GiB", "missing.toml"], "missing.toml"),
+    ] {
+        cargo_bin_cmd!("embplan")
+            .arg("plan")
+            .args(&args)
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains(expect));
+    }
+}
+
+#[test]
+fn unwritable_output_leaves_nothing_behind() {
+    let dir = tempfile::tempdir().unwrap();
+    let schema = small(dir.path());
+    let before: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+    for out in [
+        dir.path().join("no-such-dir/plan.toml"),
+        dir.path().join("plan.txt"),
+    ] {
+        cargo_bin_cmd!("embplan")
+            .args(["plan", "--budget", "10MiB"])
+            .arg(&schema)
+            .arg("-o")
+            .arg(&out)
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains(
+                out.file_name().unwrap().to_str().unwrap(),
+            ));
+    }
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), before.len());
+}
+
+#[test]
+fn uniform_baselines_follow_dlrm() {
+    let k = kaggle();
+    let v = json(&[
+        "plan",
+        "--uniform",
+        "qr:4",
+        "--combiner",
+        "mult",
+        "--threshold",
+        "200",
+        "--json",
+        k.to_str().unwrap(),
+    ]);
+    let features = v["plan"]["feature"].as_array().unwrap();
+    let c3 = &features[2];
+    assert_eq!(
+        (c3["scheme"].as_str(), c3["m"].as_u64()),
+        (Some("qr"), Some(4))
+    );
+    assert_eq!(c3["combiner"], "mult");
+    assert_eq!(c3["table"][1]["rows"], 2_532_807);
+    let c6 = &features[5]; // cardinality 24 ≤ 200
+    assert_eq!(c6["scheme"], "full");
+    assert_eq!(
+        v["plan"]["planner"]["method"],
+        "uniform qr:4 mult threshold 200"
+    );
+
+    cargo_bin_cmd!("embplan")
+        .args(["plan", "--uniform", "hash:4"])
+        .arg(&k)
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("NOT complementary"));
+    let full = json(&["plan", "--uniform", "full", "--json", k.to_str().unwrap()]);
+    assert_eq!(full["total_bytes"], full["full_bytes"]);
+}
+
+#[test]
+fn calibration_file_replaces_the_defaults() {
+    let dir = tempfile::tempdir().unwrap();
+    let cal = dir.path().join("cal.toml");
+    std::fs::write(
+        &cal,
+        "version = 1\nsource = \"test sweep\"\n[[coefficient]]\nfamily = \"qr\"\ncombiner = \"mult\"\nalpha = 0.002\n",
+    )
+    .unwrap();
+    let v = json(&[
+        "plan",
+        "--budget",
+        "1GiB",
+        "--json",
+        "--calibration",
+        cal.to_str().unwrap(),
+        kaggle().to_str().unwrap(),
+    ]);
+    assert_eq!(v["provisional"], false);
+    assert!(v["quality_model"].as_str().unwrap().contains("test sweep"));
+    std::fs::write(
+        &cal,
+        "version = 1\n[[coefficient]]\nfamily = \"qr\"\nalpha = 1\n",
+    )
+    .unwrap();
+    cargo_bin_cmd!("embplan")
+        .args(["plan", "--budget", "1GiB", "--calibration"])
+        .arg(&cal)
+        .arg(kaggle())
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("needs a combiner"));
+}
+
+#[test]
+fn summary_table_snapshot() {
+    let dir = tempfile::tempdir().unwrap();
+    let schema = small(dir.path());
+    let out = cargo_bin_cmd!("embplan")
+        .args(["plan", "--budget", "20MiB", "--dim-multiple", "4"])
+        .arg(&schema)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    insta::assert_snapshot!(String::from_utf8(out.stdout).unwrap());
+}

@@ -4,6 +4,7 @@
 //! export / train → report / plot. The core modules know nothing of terminals or plotting;
 //! [`cli`] parses arguments and renders with [`report`].
 
+pub mod calibrate;
 pub mod cli;
 pub mod cost;
 pub mod export;

@@ -44,7 +44,7 @@ pub struct Run {
     pub examples_per_sec: f64,
     /// The seed of data order and initialisation.
     pub seed: u64,
-    /// Per-feature scheme summary, for calibration (`name=qr(4) mult`, …).
+    /// Every feature's choice, for calibration.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub features: Vec<RunFeature>,
 }
@@ -59,7 +59,10 @@ pub struct RunFeature {
     /// Combiner, if several tables.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub combiner: Option<String>,
-    /// Compression of this feature against its full table (full bytes / bytes).
+    /// Number of tables.
+    pub tables: usize,
+    /// Compression of this feature against its full table (full params / params), as the
+    /// planner's quality model measures it.
     pub compression: f64,
     /// The planner's weight for the feature.
     #[serde(default = "one")]

@@ -9,6 +9,7 @@ use std::process::ExitCode;
 use anyhow::Result;
 use clap::{Parser, Subcommand};
 
+pub mod calibrate;
 pub mod estimate;
 pub mod export;
 pub mod plan;
@@ -49,6 +50,8 @@ pub enum Command {
     Estimate(estimate::Args),
     /// Draw memory against measured loss (a sweep's results) or a plan's per-feature bytes.
     Plot(plot::Args),
+    /// Fit the planner's quality model to a sweep's measured losses.
+    Calibrate(calibrate::Args),
     /// Export a plan: json, toml, a PyTorch module, TorchRec configs or DLRM flags.
     Export(export::Args),
     /// Choose a scheme and combiner per feature to fit a memory budget (or build a baseline).
@@ -61,6 +64,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Verify(args) => verify::run(args),
         Command::Estimate(args) => estimate::run(args),
         Command::Plot(args) => plot::run(args),
+        Command::Calibrate(args) => calibrate::run(args),
         Command::Export(args) => export::run(args),
         Command::Plan(args) => plan::run(args),
     }

@@ -1,0 +1,295 @@
+//! Calibration: fit the planner's quality-model coefficients to measured losses.
+//!
+//! Each compressed run of a sweep gives one equation. Its measured loss increase over the
+//! full model trained with the same seed,
+//!
+//! ```text
+//! Δloss(run) = valid_logloss(run) − valid_logloss(full, same seed)
+//! ```
+//!
+//! is modelled as the planner predicts it, summed over the run's compressed features:
+//!
+//! ```text
+//! Δloss(run) ≈ Σ_f weight_f × alpha(family_f, combiner_f) × ln(compression_f)
+//! ```
+//!
+//! which is linear in the alphas, so they are fitted by non-negative least squares (more
+//! compression never predicts a lower loss). The per-table term beta is set to 0 for
+//! measured pairs: with alphas measured per family and combiner it has nothing left to
+//! separate. An alpha the data drives to 0 (the compressed runs were no worse than full,
+//! e.g. because the full model overfits) is floored at [`MIN_ALPHA`] so the planner still
+//! prefers less compression at equal measured cost. Pairs no run used keep their defaults.
+
+use std::collections::BTreeMap;
+
+use anyhow::{Result, bail};
+use serde::Serialize;
+
+use crate::fit::nonnegative_least_squares;
+use crate::partition::Combiner;
+use crate::plan::quality::{Coefficients, Family, Measured, QualityModel};
+use crate::results::{Results, Run};
+
+/// The smallest alpha a calibration writes (loss per unit of ln(compression)).
+pub const MIN_ALPHA: f64 = 1e-7;
+
+/// A (family, combiner) pair's fitted coefficient.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PairFit {
+    /// Family name.
+    pub family: String,
+    /// Combiner name, if the family has several tables.
+    pub combiner: Option<String>,
+    /// Fitted alpha (after the floor).
+    pub alpha: f64,
+    /// The provisional default alpha, for comparison.
+    pub default_alpha: f64,
+    /// Runs that used this pair.
+    pub runs: usize,
+}
+
+/// One run's measured and fitted loss increase.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Residual {
+    /// The run's method.
+    pub method: String,
+    /// The run's budget.
+    pub budget_bytes: Option<u64>,
+    /// The run's seed.
+    pub seed: u64,
+    /// Measured loss increase over full.
+    pub measured: f64,
+    /// The calibrated model's prediction.
+    pub fitted: f64,
+}
+
+/// The result of a calibration.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Calibration {
+    /// Fitted pairs, in a fixed order.
+    pub pairs: Vec<PairFit>,
+    /// Per run, measured against fitted.
+    pub residuals: Vec<Residual>,
+    /// Root mean squared residual.
+    pub rmse: f64,
+    /// Fraction of the measured increases' sum of squares the model explains.
+    pub r_squared: f64,
+    /// Where the data came from (recorded in the calibration file).
+    pub source: String,
+}
+
+type PairKey = (Family, Option<Combiner>);
+
+fn pair_key(family: &str, combiner: Option<&str>) -> Result<Option<PairKey>> {
+    if family == "full" {
+        return Ok(None);
+    }
+    let family = Family::parse(family)?;
+    let combiner = combiner.map(Combiner::parse).transpose()?;
+    Ok(Some((family, combiner)))
+}
+
+/// The full model's validation loss per seed (the mean over seeds for seeds without one).
+fn full_losses(results: &Results) -> Result<(BTreeMap<u64, f64>, f64)> {
+    let full: BTreeMap<u64, f64> = results
+        .runs
+        .iter()
+        .filter(|r| r.method == "full")
+        .map(|r| (r.seed, r.valid_logloss))
+        .collect();
+    if full.is_empty() {
+        bail!(
+            "the results hold no run of the full model; calibration measures loss increases against it (run the sweep with the full reference)"
+        );
+    }
+    let mean = full.values().sum::<f64>() / full.len() as f64;
+    Ok((full, mean))
+}
+
+/// The design row of one run: Σ weight × ln(compression) per pair.
+fn design_row(run: &Run, pairs: &[PairKey]) -> Result<Vec<f64>> {
+    let mut row = vec![0.0; pairs.len()];
+    for f in &run.features {
+        if let Some(key) = pair_key(&f.family, f.combiner.as_deref())? {
+            let j = pairs
+                .iter()
+                .position(|p| *p == key)
+                .expect("pairs collected from runs");
+            row[j] += f.weight * f.compression.max(1.0).ln();
+        }
+    }
+    Ok(row)
+}
+
+/// Fits alphas per (family, combiner) to a sweep's results.
+pub fn calibrate(results: &Results) -> Result<Calibration> {
+    let (full, mean_full) = full_losses(results)?;
+    let runs: Vec<&Run> = results
+        .runs
+        .iter()
+        .filter(|r| r.method != "full" && !r.features.is_empty())
+        .collect();
+    let mut pairs: Vec<PairKey> = Vec::new();
+    for r in &runs {
+        for f in &r.features {
+            if let Some(key) = pair_key(&f.family, f.combiner.as_deref())?
+                && !pairs.contains(&key)
+            {
+                pairs.push(key);
+            }
+        }
+    }
+    pairs.sort();
+    if pairs.is_empty() {
+        bail!("the results hold no run with compressed features to calibrate from");
+    }
+    let rows: Vec<Vec<f64>> = runs
+        .iter()
+        .map(|r| design_row(r, &pairs))
+        .collect::<Result<_>>()?;
+    let y: Vec<f64> = runs
+        .iter()
+        .map(|r| r.valid_logloss - full.get(&r.seed).copied().unwrap_or(mean_full))
+        .collect();
+    let fit = nonnegative_least_squares(&rows, &y);
+    let defaults = QualityModel::default();
+    let pair_fits = pairs
+        .iter()
+        .enumerate()
+        .map(|(j, &(family, combiner))| {
+            Ok(PairFit {
+                family: family.name().to_string(),
+                combiner: combiner.map(|c| c.name().to_string()),
+                alpha: fit.coefficients[j].max(MIN_ALPHA),
+                default_alpha: defaults.coefficients(family, combiner)?.alpha,
+                runs: rows.iter().filter(|r| r[j] > 0.0).count(),
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let residuals = runs
+        .iter()
+        .zip(&y)
+        .zip(&fit.residuals)
+        .map(|((r, &measured), &res)| Residual {
+            method: r.method.clone(),
+            budget_bytes: r.budget_bytes,
+            seed: r.seed,
+            measured,
+            fitted: measured - res,
+        })
+        .collect();
+    Ok(Calibration {
+        pairs: pair_fits,
+        residuals,
+        rmse: fit.rmse,
+        r_squared: fit.r_squared,
+        source: format!(
+            "calibrated on {} runs of {} ({})",
+            runs.len(),
+            results.schema,
+            results.data
+        ),
+    })
+}
+
+impl Calibration {
+    /// The calibration file text the planner's `--calibration` reads.
+    pub fn to_toml(&self) -> Result<String> {
+        let measured = self
+            .pairs
+            .iter()
+            .map(|p| {
+                Ok(Measured {
+                    family: Family::parse(&p.family)?,
+                    combiner: p.combiner.as_deref().map(Combiner::parse).transpose()?,
+                    coefficients: Coefficients {
+                        alpha: p.alpha,
+                        beta: 0.0,
+                    },
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        QualityModel::calibration_toml(&self.source, &measured)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::results::RunFeature;
+
+    fn feature(family: &str, combiner: Option<&str>, compression: f64) -> RunFeature {
+        RunFeature {
+            name: "f".into(),
+            family: family.into(),
+            combiner: combiner.map(str::to_string),
+            tables: if family == "hash" { 1 } else { 2 },
+            compression,
+            weight: 1.0,
+        }
+    }
+
+    fn run(method: &str, seed: u64, loss: f64, features: Vec<RunFeature>) -> Run {
+        Run {
+            method: method.into(),
+            budget_bytes: (method != "full").then_some(1000),
+            bytes: 1000,
+            params: 100,
+            valid_logloss: loss,
+            valid_accuracy: 0.7,
+            valid_auc: 0.7,
+            examples_per_sec: 1.0,
+            seed,
+            features,
+        }
+    }
+
+    #[test]
+    fn recovers_planted_coefficients_and_round_trips() {
+        let (a_qr, a_hash) = (0.002, 0.006);
+        let mut r = Results::new("s", "synthetic");
+        for seed in 0..2 {
+            let base = 0.5 + seed as f64 * 0.01;
+            r.runs.push(run("full", seed, base, vec![]));
+            for c in [2.0f64, 4.0, 8.0] {
+                let f = vec![feature("qr", Some("mult"), c), feature("full", None, 1.0)];
+                r.runs.push(run("qr-mult", seed, base + a_qr * c.ln(), f));
+                let f = vec![feature("hash", None, c), feature("hash", None, c)];
+                r.runs
+                    .push(run("hash", seed, base + 2.0 * a_hash * c.ln(), f));
+            }
+        }
+        let cal = calibrate(&r).unwrap();
+        let alpha = |fam: &str| cal.pairs.iter().find(|p| p.family == fam).unwrap().alpha;
+        assert!((alpha("qr") - a_qr).abs() < 1e-9, "{cal:?}");
+        assert!((alpha("hash") - a_hash).abs() < 1e-9, "{cal:?}");
+        assert!(cal.rmse < 1e-9);
+        let text = cal.to_toml().unwrap();
+        let model = QualityModel::from_toml(&crate::source::Source::new("c.toml", &text)).unwrap();
+        let qr = model
+            .coefficients(Family::Qr, Some(Combiner::Mult))
+            .unwrap();
+        assert!((qr.alpha - a_qr).abs() < 1e-9);
+        assert_eq!(qr.beta, 0.0);
+    }
+
+    #[test]
+    fn needs_a_full_reference_and_floors_negative_gains() {
+        let mut r = Results::new("s", "d");
+        r.runs.push(run(
+            "qr-mult",
+            0,
+            0.5,
+            vec![feature("qr", Some("mult"), 4.0)],
+        ));
+        assert!(
+            calibrate(&r)
+                .unwrap_err()
+                .to_string()
+                .contains("no run of the full model")
+        );
+        r.runs.push(run("full", 0, 0.6, vec![]));
+        let cal = calibrate(&r).unwrap();
+        assert_eq!(cal.pairs[0].alpha, MIN_ALPHA);
+    }
+}

@@ -15,3 +15,4 @@ pub mod report;
 pub mod schema;
 pub mod size;
 pub mod source;
+pub mod train;

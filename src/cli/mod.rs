@@ -10,6 +10,7 @@ use anyhow::Result;
 use clap::{Parser, Subcommand};
 
 pub mod estimate;
+pub mod train;
 pub mod verify;
 
 /// Exit code for a successful run (and for "complementary").
@@ -44,6 +45,8 @@ pub enum Command {
     Verify(verify::Args),
     /// Count parameters and bytes exactly for a schema (full tables) or a plan.
     Estimate(estimate::Args),
+    /// Train a click model with a plan's tables, on synthetic or real data.
+    Train(train::Args),
 }
 
 /// Runs a parsed command line and returns the process exit code.
@@ -51,5 +54,6 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Verify(args) => verify::run(args),
         Command::Estimate(args) => estimate::run(args),
+        Command::Train(args) => train::run(args),
     }
 }

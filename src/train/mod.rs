@@ -10,6 +10,8 @@ pub mod metrics;
 pub mod model;
 pub mod optim;
 pub mod synthetic;
+#[cfg(test)]
+mod tests;
 
 use std::time::Instant;
 
@@ -235,7 +237,7 @@ fn run(
                     "training diverged: the loss became {} at epoch {epoch}, step {} of {steps}; try a lower learning rate than {}",
                     if loss.is_nan() { "NaN" } else { "infinite" },
                     step + 1,
-                    cfg.lr
+                    show_lr(cfg.lr)
                 );
             }
             stepper.apply(&mut model, cfg.lr);
@@ -257,7 +259,7 @@ fn run(
             bail!(
                 "training diverged: the validation loss became {} after epoch {epoch}; try a lower learning rate than {}",
                 valid.logloss,
-                cfg.lr
+                show_lr(cfg.lr)
             );
         }
         observer.epoch(&report);
@@ -279,6 +281,15 @@ fn run(
             teacher_valid: data.teacher_valid,
         },
     })
+}
+
+/// A learning rate as people write it: 0.05, or 1e30 rather than thirty zeros.
+fn show_lr(lr: f32) -> String {
+    if (1e-4..1e4).contains(&lr) {
+        lr.to_string()
+    } else {
+        format!("{lr:e}")
+    }
 }
 
 fn allocated_bytes(plan: &Plan, model: &Model, opt: TrainOptimizer) -> Result<AllocatedBytes> {

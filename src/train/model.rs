@@ -156,9 +156,12 @@ fn layers(
     out
 }
 
-/// Zeros written one by one: `vec![0.0; n]` maps lazily zeroed pages, and the first steps
+/// A zeroed buffer for a table or its optimizer state, its pages mapped now.
+///
+/// Zeros are written one by one: `vec![0.0; n]` maps lazily zeroed pages, and the first steps
 /// would then pay a page fault per touched row (a 10M-row table's steps ran 10× slower).
-fn touched_zeros(len: usize) -> Vec<f32> {
+/// (Asking for transparent huge pages with madvise made no difference on this machine.)
+fn table_buffer(len: usize) -> Vec<f32> {
     let mut v = Vec::with_capacity(len);
     v.resize(len, 0.0);
     v
@@ -220,7 +223,7 @@ impl Model {
                 let len = rows.checked_mul(dim).ok_or_else(|| {
                     anyhow::anyhow!("feature '{}' table {} is too large", f.name, j + 1)
                 })?;
-                let mut weights = vec![0f32; len];
+                let mut weights = table_buffer(len);
                 let mut rng = Xoshiro256PlusPlus::seed_from_u64(derive_seed(
                     seed,
                     ((fi as u64) << 16) | j as u64,
@@ -230,7 +233,7 @@ impl Model {
                     rows,
                     dim,
                     weights,
-                    state: touched_zeros(cfg.optimizer.table_state_len(rows, dim)),
+                    state: table_buffer(cfg.optimizer.table_state_len(rows, dim)),
                 });
                 slots.push(Slot {
                     map,
@@ -384,19 +387,29 @@ impl Model {
         let nb = idx.len();
         let (nf, ns, vw) = (self.features.len(), self.slots.len(), self.vec_width);
         ws.n = nb;
+        // First every example's rows, asking the memory system for each as it is found, so
+        // the cache misses of a large table overlap instead of stalling one after another.
         for (b, &ex) in idx.iter().enumerate() {
             let ex = ex as usize;
             let ids = &split.ids[ex * nf..(ex + 1) * nf];
             let rows = &mut ws.rows[b * ns..(b + 1) * ns];
-            let v = &mut ws.vecs[b * vw..(b + 1) * vw];
             for (f, feat) in self.features.iter().enumerate() {
+                for s in feat.slots.clone() {
+                    // Row counts fit in u32 (checked in `new`), so the class does too.
+                    let r = self.slots[s].map.class_of(u64::from(ids[f])) as u32;
+                    rows[s] = r;
+                    prefetch(self.tables[s].row(r));
+                }
+            }
+        }
+        for b in 0..nb {
+            let rows = &ws.rows[b * ns..(b + 1) * ns];
+            let v = &mut ws.vecs[b * vw..(b + 1) * vw];
+            for feat in &self.features {
                 let out = &mut v[feat.offset..feat.offset + feat.dim];
                 for (j, s) in feat.slots.clone().enumerate() {
                     let slot = &self.slots[s];
-                    // Row counts fit in u32 (checked in `new`), so the class does too.
-                    let r = slot.map.class_of(u64::from(ids[f])) as u32;
-                    rows[s] = r;
-                    let w = self.tables[s].row(r);
+                    let w = self.tables[s].row(rows[s]);
                     match feat.combiner {
                         Some(Combiner::Add) if j > 0 => add_into(out, w),
                         Some(Combiner::Mult) if j > 0 => mul_into(out, w),
@@ -723,6 +736,14 @@ impl Stepper {
                     let (s, b) = (pos / cap, pos % cap);
                     &shards[s].tgrad[b * gw + off..b * gw + off + dim]
                 };
+                let state_per_row = table.state.len() / table.rows.max(1);
+                for &k in keys.iter() {
+                    let r = (k >> 32) as usize;
+                    prefetch(&table.weights[r * dim..]);
+                    if state_per_row > 0 {
+                        prefetch(&table.state[r * state_per_row..]);
+                    }
+                }
                 let mut i = 0;
                 while i < keys.len() {
                     let row = keys[i] >> 32;
@@ -940,6 +961,18 @@ fn axpy<const FMA: bool>(y: &mut [f32], a: f32, x: &[f32]) {
     for (y, x) in y.iter_mut().zip(x) {
         *y = madd::<FMA>(a, *x, *y);
     }
+}
+
+/// A hint to load `x`'s first cache line (no effect on results).
+#[inline(always)]
+fn prefetch(x: &[f32]) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: prefetching never faults, whatever the address; `x` is a valid slice anyway.
+    unsafe {
+        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(x.as_ptr().cast());
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = x;
 }
 
 /// y += x.

@@ -150,8 +150,10 @@ fn main() -> Result<()> {
         data.valid.len(),
         t.elapsed().as_secs_f64()
     );
-    println!("| choice | emb params | examples/s | val logloss | val AUC | val logloss by epoch |");
-    println!("|---|---:|---:|---:|---:|---|");
+    println!(
+        "| choice | emb params | examples/s | ex/s (median step) | val logloss | val AUC | val logloss by epoch |"
+    );
+    println!("|---|---:|---:|---:|---:|---:|---|");
     for choice in choices.split(',').map(str::trim).filter(|c| !c.is_empty()) {
         let (plan, init) = choice_plan(choice, &cards, 16)?;
         let mut cfg = TrainConfig {
@@ -164,13 +166,20 @@ fn main() -> Result<()> {
         let last = r.epochs.last().context("no epochs")?;
         let ex_s: f64 = r.train_examples as f64 * r.epochs.len() as f64
             / r.epochs.iter().map(|e| e.train_seconds).sum::<f64>();
+        // The epochs' median-step figures, averaged.
+        let median = r
+            .epochs
+            .iter()
+            .map(|e| e.examples_per_s_median_step)
+            .sum::<f64>()
+            / r.epochs.len() as f64;
         let by_epoch: Vec<String> = r
             .epochs
             .iter()
             .map(|e| format!("{:.4}", e.valid.logloss))
             .collect();
         println!(
-            "| {choice} | {} | {ex_s:.0} | {:.4} | {:.4} | {} |",
+            "| {choice} | {} | {ex_s:.0} | {median:.0} | {:.4} | {:.4} | {} |",
             plan.costs()?.total.params,
             last.valid.logloss,
             last.valid.auc,

@@ -77,6 +77,9 @@ pub struct EpochReport {
     pub valid: Metrics,
     /// Training examples per second (steps only; shuffling and evaluation excluded).
     pub examples_per_s: f64,
+    /// Batch size over the median step time: robust to other processes on a shared machine
+    /// (the reference peer reports the same figure).
+    pub examples_per_s_median_step: f64,
     /// Seconds spent in training steps.
     pub train_seconds: f64,
     /// Seconds spent evaluating.
@@ -227,8 +230,10 @@ fn run(
         // Gathered in shuffled order once per epoch (as the peer does, outside the timed
         // steps): steps then read examples sequentially instead of missing the cache.
         let shuffled = data.train.gather(&order, data.n_features, data.n_dense);
+        let mut step_seconds = Vec::with_capacity(steps);
         let start = Instant::now();
         for step in 0..steps {
+            let step_start = Instant::now();
             let lo = step * cfg.batch;
             let hi = (lo + cfg.batch).min(n);
             let loss = stepper.compute(&model, &shuffled, &identity[lo..hi], &mut logits[lo..hi]);
@@ -241,6 +246,7 @@ fn run(
                 );
             }
             stepper.apply(&mut model, cfg.lr);
+            step_seconds.push(step_start.elapsed().as_secs_f64());
             observer.step(epoch, step + 1, steps);
         }
         let train_seconds = start.elapsed().as_secs_f64();
@@ -252,6 +258,7 @@ fn run(
             train: Metrics::from_logits(&logits, &shuffled.labels),
             valid,
             examples_per_s: n as f64 / train_seconds.max(1e-9),
+            examples_per_s_median_step: cfg.batch.min(n) as f64 / median(&mut step_seconds),
             train_seconds,
             eval_seconds: start.elapsed().as_secs_f64(),
         };
@@ -281,6 +288,12 @@ fn run(
             teacher_valid: data.teacher_valid,
         },
     })
+}
+
+/// The median of `xs` (reordered in place), at least a nanosecond.
+fn median(xs: &mut [f64]) -> f64 {
+    xs.sort_unstable_by(f64::total_cmp);
+    xs.get(xs.len() / 2).copied().unwrap_or(0.0).max(1e-9)
 }
 
 /// A learning rate as people write it: 0.05, or 1e30 rather than thirty zeros.

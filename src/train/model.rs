@@ -835,29 +835,15 @@ fn mlp_backward<const FMA: bool>(
         for b in 0..nb {
             add_into(db, &dy[b * out..(b + 1) * out]);
         }
-        // dW[i, :] += Σ_b x[b, i] · dy[b, :], a block of LANES columns kept in registers.
+        // dW[i, :] += Σ_b x[b, i] · dy[b, :], blocks of columns kept in registers.
         let full = out / LANES * LANES;
         for i in 0..inp {
             let dwi = &mut dw[i * out..(i + 1) * out];
-            for c in (0..full).step_by(LANES) {
-                let mut acc = [0f32; LANES];
-                acc.copy_from_slice(&dwi[c..c + LANES]);
-                for b in 0..nb {
-                    let xi = x[b * inp + i];
-                    let dyb = lanes(&dy[b * out + c..]);
-                    for k in 0..LANES {
-                        acc[k] = madd::<FMA>(xi, dyb[k], acc[k]);
-                    }
-                }
-                dwi[c..c + LANES].copy_from_slice(&acc);
-            }
+            let coeffs = (0..nb).map(|b| x[b * inp + i]);
+            blocked::<FMA>(&mut dwi[..full], coeffs.clone(), dy, out, 0);
             if full < out {
-                for b in 0..nb {
-                    axpy::<FMA>(
-                        &mut dwi[full..],
-                        x[b * inp + i],
-                        &dy[b * out + full..(b + 1) * out],
-                    );
+                for (b, xi) in coeffs.enumerate() {
+                    axpy::<FMA>(&mut dwi[full..], xi, &dy[b * out + full..(b + 1) * out]);
                 }
             }
         }
@@ -869,21 +855,68 @@ fn mlp_backward<const FMA: bool>(
         let pad = inp.next_multiple_of(LANES);
         let wt = &params_t[layer.wt..layer.wt + pad * out];
         let dx: &mut [f32] = if l == 0 { dinput } else { &mut before[l - 1] };
+        let mut padded = [0f32; MAX_PAD];
         for b in 0..nb {
             let dyb = &dy[b * out..(b + 1) * out];
             let dxb = &mut dx[b * inp..(b + 1) * inp];
-            for c in (0..pad).step_by(LANES) {
-                let mut acc = [0f32; LANES];
+            if pad <= MAX_PAD {
+                let acc = &mut padded[..pad];
+                acc.fill(0.0);
+                blocked::<FMA>(acc, dyb.iter().copied(), wt, pad, 0);
+                dxb.copy_from_slice(&acc[..inp]);
+            } else {
+                dxb.fill(0.0);
                 for (o, &g) in dyb.iter().enumerate() {
-                    let wr = lanes(&wt[o * pad + c..]);
-                    for k in 0..LANES {
-                        acc[k] = madd::<FMA>(g, wr[k], acc[k]);
-                    }
+                    axpy::<FMA>(dxb, g, &wt[o * pad..o * pad + inp]);
                 }
-                let n = LANES.min(inp - c);
-                dxb[c..c + n].copy_from_slice(&acc[..n]);
             }
         }
+    }
+}
+
+/// Widest padded layer input the backward pass handles in registers.
+const MAX_PAD: usize = 1024;
+
+/// acc[j] += Σ_r coeffs[r] · m[r·stride + col + j] for j < acc.len() (a multiple of LANES).
+///
+/// The block width is the widest of 64, 48, 32 or 16 columns that divides acc.len(): a
+/// wider block means more independent accumulator registers, so consecutive fused
+/// multiply-adds do not wait on each other.
+#[inline(always)]
+fn blocked<const FMA: bool>(
+    acc: &mut [f32],
+    coeffs: impl Iterator<Item = f32> + Clone,
+    m: &[f32],
+    stride: usize,
+    col: usize,
+) {
+    let n = acc.len();
+    match n {
+        _ if n.is_multiple_of(64) => blocked_w::<64, FMA>(acc, coeffs, m, stride, col),
+        _ if n.is_multiple_of(48) => blocked_w::<48, FMA>(acc, coeffs, m, stride, col),
+        _ if n.is_multiple_of(32) => blocked_w::<32, FMA>(acc, coeffs, m, stride, col),
+        _ => blocked_w::<LANES, FMA>(acc, coeffs, m, stride, col),
+    }
+}
+
+#[inline(always)]
+fn blocked_w<const W: usize, const FMA: bool>(
+    acc: &mut [f32],
+    coeffs: impl Iterator<Item = f32> + Clone,
+    m: &[f32],
+    stride: usize,
+    col: usize,
+) {
+    for (c, out) in acc.chunks_exact_mut(W).enumerate() {
+        let mut a: [f32; W] = out.try_into().expect("a chunk of W values");
+        for (r, k) in coeffs.clone().enumerate() {
+            let start = r * stride + col + c * W;
+            let row: &[f32; W] = m[start..start + W].try_into().expect("W values");
+            for j in 0..W {
+                a[j] = madd::<FMA>(k, row[j], a[j]);
+            }
+        }
+        out.copy_from_slice(&a);
     }
 }
 
@@ -909,21 +942,11 @@ fn mlp_forward<const FMA: bool>(
             if out == 1 {
                 yb[0] = bias[0] + dot::<FMA>(xb, w);
             } else {
-                // Blocks of LANES outputs stay in registers while the inputs stream by.
+                // Blocks of outputs stay in registers while the inputs stream by.
                 let full = out / LANES * LANES;
-                for c in (0..full).step_by(LANES) {
-                    let mut acc = [0f32; LANES];
-                    acc.copy_from_slice(&bias[c..c + LANES]);
-                    for (i, &xi) in xb.iter().enumerate() {
-                        let wr = lanes(&w[i * out + c..]);
-                        for k in 0..LANES {
-                            acc[k] = madd::<FMA>(xi, wr[k], acc[k]);
-                        }
-                    }
-                    yb[c..c + LANES].copy_from_slice(&acc);
-                }
+                yb.copy_from_slice(bias);
+                blocked::<FMA>(&mut yb[..full], xb.iter().copied(), w, out, 0);
                 if full < out {
-                    yb[full..].copy_from_slice(&bias[full..]);
                     for (i, &xi) in xb.iter().enumerate() {
                         axpy::<FMA>(&mut yb[full..], xi, &w[i * out + full..(i + 1) * out]);
                     }

@@ -92,13 +92,17 @@ fn an_unknown_header_column_is_an_error_unless_ignored() {
 #[test]
 fn criteo_features_beyond_their_cardinality_say_how_many_were_seen() {
     let dir = tempfile::tempdir().unwrap();
-    let mut schema = String::from("dim = 4\n");
-    for i in 1..=26 {
-        schema.push_str(&format!("[[feature]]\nname = \"C{i}\"\ncardinality = 2\n"));
-    }
-    let s = write(dir.path(), "criteo.toml", &schema);
+    let schema = |cardinality: u32| {
+        let mut text = String::from("dim = 4\n");
+        for i in 1..=26 {
+            text.push_str(&format!(
+                "[[feature]]\nname = \"C{i}\"\ncardinality = {cardinality}\n"
+            ));
+        }
+        write(dir.path(), &format!("criteo{cardinality}.toml"), &text)
+    };
     let line = |c1: &str| {
-        let dense = vec!["1"; 13].join("\t");
+        let dense = ["1", "", "-3", "40"].repeat(4)[..13].join("\t");
         let cats: Vec<&str> = std::iter::once(c1)
             .chain(std::iter::repeat_n("", 25))
             .collect();
@@ -106,20 +110,32 @@ fn criteo_features_beyond_their_cardinality_say_how_many_were_seen() {
     };
     let text = [line("aa"), line("bb"), line("cc"), line("aa")].concat();
     let data = write(dir.path(), "day.txt", &text);
-    let args = [
-        s.to_str().unwrap(),
-        "--data",
-        data.to_str().unwrap(),
-        "--format",
-        "criteo",
-    ];
+    let (s2, s3) = (schema(2), schema(3));
+    let args = |s: &Path| {
+        [
+            s.to_str().unwrap(),
+            "--data",
+            data.to_str().unwrap(),
+            "--format",
+            "criteo",
+        ]
+        .map(String::from)
+    };
+    let a2 = args(&s2);
     fails_with(
-        &args,
+        &a2.each_ref().map(String::as_str),
         &[
             "feature 'C1' has 3 distinct values in",
             "but the plan's cardinality is 2: plan it with a cardinality of at least 3",
         ],
     );
+    // With room for every value it trains: 13 dense inputs through the bottom MLP.
+    let a3 = args(&s3);
+    train(&a3.each_ref().map(String::as_str))
+        .success()
+        .stdout(predicate::str::contains(
+            "3 training, 1 validation examples",
+        ));
 }
 
 #[test]

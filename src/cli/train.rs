@@ -38,7 +38,7 @@ pub struct Args {
     #[arg(long, value_name = "FILE", conflicts_with = "valid_frac")]
     pub valid: Option<PathBuf>,
 
-    /// Without --valid: the share of --data's last lines held out for validation, e.g. 0.1.
+    /// Without --valid: the share of --data's last lines held out for validation [default: 0.1].
     #[arg(long, value_name = "FRACTION")]
     pub valid_frac: Option<f64>,
 

@@ -185,6 +185,51 @@ fn check_config(plan: &Plan, data: &Dataset, cfg: &TrainConfig) -> Result<()> {
     if data.valid.is_empty() {
         bail!("the validation set of '{}' has no examples", data.name);
     }
+    for (what, split) in [("training", &data.train), ("validation", &data.valid)] {
+        check_split(plan, data, split).with_context(|| format!("{what} set of '{}'", data.name))?;
+    }
+    Ok(())
+}
+
+/// Checks a split built by a library caller as the readers would (the model indexes tables
+/// with these ids, so a bad one must be an error here, not a panic later).
+fn check_split(plan: &Plan, data: &Dataset, split: &Split) -> Result<()> {
+    let (n, nf) = (split.len(), data.n_features);
+    if split.ids.len() != n * nf || split.dense.len() != n * data.n_dense {
+        bail!(
+            "{n} labels need {} ids and {} dense values, found {} and {}",
+            n * nf,
+            n * data.n_dense,
+            split.ids.len(),
+            split.dense.len()
+        );
+    }
+    if let Some(i) = split.labels.iter().position(|y| !(0.0..=1.0).contains(y)) {
+        bail!(
+            "example {}: label {} is not in [0, 1]",
+            i + 1,
+            split.labels[i]
+        );
+    }
+    if let Some(i) = split.dense.iter().position(|x| !x.is_finite()) {
+        bail!(
+            "example {}: dense value {} is not finite",
+            i / data.n_dense + 1,
+            split.dense[i]
+        );
+    }
+    for (i, row) in split.ids.chunks_exact(nf.max(1)).enumerate() {
+        for (f, &id) in plan.features.iter().zip(row) {
+            if u64::from(id) >= f.cardinality {
+                bail!(
+                    "example {}: id {id} of feature '{}' is out of range: expected [0, {})",
+                    i + 1,
+                    f.name,
+                    f.cardinality
+                );
+            }
+        }
+    }
     Ok(())
 }
 

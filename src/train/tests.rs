@@ -41,7 +41,15 @@ fn mixed_plan() -> Plan {
         ),
         f("full", 5, Scheme::Full, None),
         f("hash", 10, Scheme::Hash { m: 4 }, None),
+        f("explicit", 6, explicit(), Some(Combiner::Add)),
     ])
+}
+
+/// Domain partitions of 6 ids: {0,1,2} {3,4,5} and {0,3} {1,4} {2,5}.
+fn explicit() -> Scheme {
+    let text = "0 0\n0 1\n0 2\n1 0\n1 1\n1 2\n";
+    let p = crate::partition::ExplicitPartitions::parse(std::path::Path::new("p.txt"), text);
+    Scheme::Explicit(std::sync::Arc::new(p.unwrap()))
 }
 
 fn small_split(plan: &Plan, rows: usize, n_dense: usize, seed: u64) -> Split {
@@ -303,6 +311,18 @@ fn allocated_bytes_equal_the_plans_count() {
     let r = train(&half, &data, &cfg).unwrap();
     assert!(r.allocated.matches_estimate);
     assert_eq!(r.allocated.estimate, plan.costs().unwrap().total);
+}
+
+#[test]
+fn ids_out_of_range_from_library_callers_are_errors() {
+    let plan = learn_plan();
+    let mut data = synthetic_data(&plan, 400, 1);
+    data.valid.ids[5] = 5000;
+    let e = train(&plan, &data, &TrainConfig::default()).unwrap_err();
+    assert_eq!(
+        format!("{e:#}"),
+        "validation set of 'synthetic': example 2: id 5000 of feature 'b' is out of range: expected [0, 500)"
+    );
 }
 
 #[test]

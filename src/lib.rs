@@ -20,3 +20,4 @@ pub mod results;
 pub mod schema;
 pub mod size;
 pub mod source;
+pub mod train;

@@ -14,6 +14,7 @@ pub mod estimate;
 pub mod export;
 pub mod plan;
 pub mod plot;
+pub mod train;
 pub mod verify;
 
 /// Exit code for a successful run (and for "complementary").
@@ -56,6 +57,8 @@ pub enum Command {
     Export(export::Args),
     /// Choose a scheme and combiner per feature to fit a memory budget (or build a baseline).
     Plan(plan::Args),
+    /// Train a click model with a plan's tables, on synthetic or real data.
+    Train(train::Args),
 }
 
 /// Runs a parsed command line and returns the process exit code.
@@ -67,5 +70,6 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Calibrate(args) => calibrate::run(args),
         Command::Export(args) => export::run(args),
         Command::Plan(args) => plan::run(args),
+        Command::Train(args) => train::run(args),
     }
 }

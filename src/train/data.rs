@@ -1,0 +1,506 @@
+//! Training data in memory, and the readers for TSV/CSV and Criteo files.
+//!
+//! Ids are stored as `u32` (row-major, one row per example): a billion-row Criteo day at
+//! 26 features would not fit in memory as `u64`, and no table the trainer can allocate
+//! has more than 2^32 rows anyway.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+
+use anyhow::{Context, Result, anyhow, bail};
+
+/// One split (train or validation) of a data set.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Split {
+    /// Categorical ids, `len() × n_features`, row-major.
+    pub ids: Vec<u32>,
+    /// Dense values, `len() × n_dense`, row-major.
+    pub dense: Vec<f32>,
+    /// Labels in [0, 1].
+    pub labels: Vec<f32>,
+}
+
+impl Split {
+    /// Number of examples.
+    pub fn len(&self) -> usize {
+        self.labels.len()
+    }
+
+    /// Whether the split has no examples.
+    pub fn is_empty(&self) -> bool {
+        self.labels.is_empty()
+    }
+
+    /// The examples `order` (indices into this split), in that order.
+    pub fn gather(&self, order: &[u32], n_features: usize, n_dense: usize) -> Split {
+        let mut out = Split {
+            ids: Vec::with_capacity(order.len() * n_features),
+            dense: Vec::with_capacity(order.len() * n_dense),
+            labels: Vec::with_capacity(order.len()),
+        };
+        for &i in order {
+            let i = i as usize;
+            out.ids
+                .extend_from_slice(&self.ids[i * n_features..(i + 1) * n_features]);
+            out.dense
+                .extend_from_slice(&self.dense[i * n_dense..(i + 1) * n_dense]);
+            out.labels.push(self.labels[i]);
+        }
+        out
+    }
+
+    /// Moves the last `count` examples into a new split (a tail split keeps file order, as
+    /// a time-ordered log would be split).
+    pub fn split_off_tail(&mut self, count: usize, n_features: usize, n_dense: usize) -> Split {
+        let keep = self.len() - count.min(self.len());
+        Split {
+            ids: self.ids.split_off(keep * n_features),
+            dense: self.dense.split_off(keep * n_dense),
+            labels: self.labels.split_off(keep),
+        }
+    }
+}
+
+/// A data set ready for training: train and validation splits over a plan's features.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Dataset {
+    /// Where the data came from (a path, or `synthetic`).
+    pub name: String,
+    /// Number of categorical features (the plan's, in plan order).
+    pub n_features: usize,
+    /// Number of dense features (13 for Criteo, else 0).
+    pub n_dense: usize,
+    /// Training examples.
+    pub train: Split,
+    /// Validation examples.
+    pub valid: Split,
+    /// For synthetic data: the hidden teacher's own validation metrics (the best achievable).
+    pub teacher_valid: Option<super::metrics::Metrics>,
+}
+
+/// A categorical feature as the readers need it: its name and number of ids.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FeatureSpec {
+    /// Feature name (a header column).
+    pub name: String,
+    /// Ids must lie in [0, cardinality).
+    pub cardinality: u64,
+}
+
+/// How to read a delimited file of `label` + categorical ids.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TableOptions {
+    /// Field separator (tab for TSV, comma for CSV).
+    pub delimiter: char,
+    /// Whether the first line names the columns.
+    pub header: bool,
+    /// Whether header columns that are neither `label` nor a feature are skipped (else an error).
+    pub ignore_extra_columns: bool,
+}
+
+impl TableOptions {
+    /// Options for `path`: comma-separated if it ends in `.csv`, tab-separated otherwise.
+    pub fn for_path(path: &Path, header: bool, ignore_extra_columns: bool) -> TableOptions {
+        let csv = path
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("csv"));
+        TableOptions {
+            delimiter: if csv { ',' } else { '\t' },
+            header,
+            ignore_extra_columns,
+        }
+    }
+}
+
+/// What a column of a delimited file holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Column {
+    Label,
+    Feature(usize),
+    Ignored,
+}
+
+/// 1-based character column of the byte offset `at` in `line`.
+fn char_col(line: &str, at: usize) -> usize {
+    line[..at].chars().count() + 1
+}
+
+/// The fields of a line with their byte offsets.
+fn fields(line: &str, delimiter: char) -> impl Iterator<Item = (usize, &str)> {
+    let mut offset = 0;
+    line.split(delimiter).map(move |f| {
+        let at = offset;
+        offset += f.len() + delimiter.len_utf8();
+        (at, f)
+    })
+}
+
+fn open_lines(path: &Path) -> Result<impl Iterator<Item = std::io::Result<String>>> {
+    let file =
+        File::open(path).with_context(|| format!("cannot read data file '{}'", path.display()))?;
+    Ok(BufReader::with_capacity(1 << 20, file).lines())
+}
+
+fn read_line(path: &Path, line_no: usize, line: std::io::Result<String>) -> Result<Option<String>> {
+    let mut line =
+        line.with_context(|| format!("{}:{line_no}: cannot read line", path.display()))?;
+    if line.ends_with('\r') {
+        line.pop();
+    }
+    Ok(if line.trim().is_empty() {
+        None
+    } else {
+        Some(line)
+    })
+}
+
+fn parse_label(origin: &str, line: &str, at: usize, field: &str) -> Result<f32> {
+    match field.trim().parse::<f32>() {
+        Ok(y) if (0.0..=1.0).contains(&y) => Ok(y),
+        _ => Err(anyhow!(
+            "{origin}:{}: expected a label 0 or 1 (or a probability in [0, 1]), found '{field}'",
+            char_col(line, at)
+        )),
+    }
+}
+
+/// The column roles given by a header line.
+fn header_columns(
+    path: &Path,
+    line: &str,
+    features: &[FeatureSpec],
+    opts: TableOptions,
+) -> Result<Vec<Column>> {
+    let origin = path.display();
+    let by_name: HashMap<&str, usize> = features
+        .iter()
+        .enumerate()
+        .map(|(i, f)| (f.name.as_str(), i))
+        .collect();
+    let mut columns = Vec::new();
+    let mut seen: HashMap<&str, usize> = HashMap::new();
+    for (at, name) in fields(line, opts.delimiter) {
+        let name = name.trim();
+        let col = char_col(line, at);
+        if let Some(first) = seen.insert(name, col) {
+            bail!("{origin}:1:{col}: column '{name}' appears twice (first at column {first})");
+        }
+        let role = if name == "label" {
+            Column::Label
+        } else if let Some(&f) = by_name.get(name) {
+            Column::Feature(f)
+        } else if opts.ignore_extra_columns {
+            Column::Ignored
+        } else {
+            let hint = crate::source::closest(
+                name,
+                std::iter::once("label").chain(features.iter().map(|f| f.name.as_str())),
+            )
+            .map(|s| format!(" (did you mean '{s}'?)"))
+            .unwrap_or_default();
+            bail!(
+                "{origin}:1:{col}: unknown column '{name}'{hint}: expected 'label' or one of the plan's features ({}); pass --ignore-extra-columns to skip it",
+                feature_list(features)
+            );
+        };
+        columns.push(role);
+    }
+    if !columns.contains(&Column::Label) {
+        bail!("{origin}:1: the header has no 'label' column");
+    }
+    if let Some(missing) = features
+        .iter()
+        .enumerate()
+        .find(|(i, _)| !columns.contains(&Column::Feature(*i)))
+    {
+        bail!(
+            "{origin}:1: the header has no column for feature '{}' (every feature of the plan needs one)",
+            missing.1.name
+        );
+    }
+    Ok(columns)
+}
+
+fn feature_list(features: &[FeatureSpec]) -> String {
+    let names: Vec<&str> = features.iter().map(|f| f.name.as_str()).take(8).collect();
+    let more = if features.len() > 8 { ", …" } else { "" };
+    format!("{}{more}", names.join(", "))
+}
+
+/// Reads a TSV/CSV file of a label and one integer id per feature.
+///
+/// Errors name `file:line:col`, the value found and what was expected.
+pub fn read_table(path: &Path, features: &[FeatureSpec], opts: TableOptions) -> Result<Split> {
+    let origin = path.display().to_string();
+    let nf = features.len();
+    let mut lines = open_lines(path)?.enumerate();
+    let columns = if opts.header {
+        let header = loop {
+            match lines.next() {
+                Some((i, line)) => {
+                    if let Some(l) = read_line(path, i + 1, line)? {
+                        break l;
+                    }
+                }
+                None => bail!("{origin}: the file is empty: expected a header line"),
+            }
+        };
+        header_columns(path, &header, features, opts)?
+    } else {
+        std::iter::once(Column::Label)
+            .chain((0..nf).map(Column::Feature))
+            .collect()
+    };
+    let expected = columns.len();
+    let mut split = Split::default();
+    let mut row = vec![0u32; nf];
+    for (i, line) in lines {
+        let line_no = i + 1;
+        let Some(line) = read_line(path, line_no, line)? else {
+            continue;
+        };
+        let at = format!("{origin}:{line_no}");
+        let total = fields(&line, opts.delimiter).count();
+        if total != expected {
+            let what = if opts.header {
+                "as in the header".to_string()
+            } else {
+                format!("label then {nf} feature ids")
+            };
+            bail!("{at}: expected {expected} fields ({what}), found {total}");
+        }
+        let mut label = None;
+        for ((start, field), role) in fields(&line, opts.delimiter).zip(&columns) {
+            match *role {
+                Column::Label => label = Some(parse_label(&at, &line, start, field)?),
+                Column::Feature(f) => {
+                    row[f] = parse_id(&at, &line, start, field, &features[f])?;
+                }
+                Column::Ignored => {}
+            }
+        }
+        split.labels.push(label.unwrap_or_default());
+        split.ids.extend_from_slice(&row);
+    }
+    Ok(split)
+}
+
+fn parse_id(at: &str, line: &str, start: usize, field: &str, f: &FeatureSpec) -> Result<u32> {
+    // The column is counted only on error: counting characters on every field would cost
+    // more than parsing it.
+    let col = || char_col(line, start);
+    let value: u64 = field.trim().parse().map_err(|_| {
+        anyhow!(
+            "{at}:{}: expected an integer id of feature '{}' in [0, {}), found '{field}'",
+            col(),
+            f.name,
+            f.cardinality
+        )
+    })?;
+    if value >= f.cardinality {
+        bail!(
+            "{at}:{}: id {value} of feature '{}' is out of range: expected an integer in [0, {})",
+            col(),
+            f.name,
+            f.cardinality
+        );
+    }
+    // Cardinalities are checked to fit in u32 before reading (see `check_cardinalities`).
+    Ok(value as u32)
+}
+
+/// Errors if some feature has more ids than the trainer's `u32` ids can hold.
+pub fn check_cardinalities(features: &[FeatureSpec]) -> Result<()> {
+    if let Some(f) = features
+        .iter()
+        .find(|f| f.cardinality > u64::from(u32::MAX))
+    {
+        bail!(
+            "feature '{}' has cardinality {}: the trainer supports at most {} ids per feature",
+            f.name,
+            f.cardinality,
+            u32::MAX
+        );
+    }
+    Ok(())
+}
+
+/// Number of integer (dense) columns in the Criteo format.
+pub const CRITEO_DENSE: usize = 13;
+/// Number of categorical columns in the Criteo format.
+pub const CRITEO_CATEGORICAL: usize = 26;
+
+/// Per-feature dictionaries of Criteo's hex strings, ids in order of first appearance.
+#[derive(Debug, Default)]
+pub struct CriteoDictionaries {
+    maps: Vec<HashMap<Box<str>, u32>>,
+}
+
+impl CriteoDictionaries {
+    /// Errors if some feature saw more distinct values than its cardinality.
+    pub fn check(&self, features: &[FeatureSpec], files: &str) -> Result<()> {
+        for (map, f) in self.maps.iter().zip(features) {
+            let seen = map.len() as u64;
+            if seen > f.cardinality {
+                bail!(
+                    "feature '{}' has {seen} distinct values in {files} but the plan's cardinality is {}: plan it with a cardinality of at least {seen}",
+                    f.name,
+                    f.cardinality
+                );
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Reads a Criteo-format file: label, 13 integers, 26 hex strings, tab-separated, empty
+/// fields allowed.
+///
+/// Dense values become ln(1 + max(x, 0)) (empty is 0); categorical strings are encoded per
+/// feature in order of first appearance across all files read with the same `dicts` (an
+/// empty field is a value of its own). Check the counts with [`CriteoDictionaries::check`].
+pub fn read_criteo(
+    path: &Path,
+    features: &[FeatureSpec],
+    dicts: &mut CriteoDictionaries,
+) -> Result<Split> {
+    if features.len() != CRITEO_CATEGORICAL {
+        bail!(
+            "the Criteo format has {CRITEO_CATEGORICAL} categorical columns but the plan has {} features",
+            features.len()
+        );
+    }
+    dicts.maps.resize_with(CRITEO_CATEGORICAL, Default::default);
+    let origin = path.display().to_string();
+    let expected = 1 + CRITEO_DENSE + CRITEO_CATEGORICAL;
+    let mut split = Split::default();
+    for (i, line) in open_lines(path)?.enumerate() {
+        let line_no = i + 1;
+        let Some(line) = read_line(path, line_no, line)? else {
+            continue;
+        };
+        let at = format!("{origin}:{line_no}");
+        let total = fields(&line, '\t').count();
+        if total != expected {
+            bail!(
+                "{at}: expected {expected} tab-separated fields (label, {CRITEO_DENSE} integers, {CRITEO_CATEGORICAL} categorical), found {total}"
+            );
+        }
+        for (c, (start, field)) in fields(&line, '\t').enumerate() {
+            if c == 0 {
+                split.labels.push(parse_label(&at, &line, start, field)?);
+            } else if c <= CRITEO_DENSE {
+                let x: f64 = if field.is_empty() {
+                    0.0
+                } else {
+                    field.trim().parse::<i64>().map_err(|_| {
+                        anyhow!(
+                            "{at}:{}: expected an integer (or nothing) in dense column I{c}, found '{field}'",
+                            char_col(&line, start)
+                        )
+                    })? as f64
+                };
+                split.dense.push(x.max(0.0).ln_1p() as f32);
+            } else {
+                let map = &mut dicts.maps[c - 1 - CRITEO_DENSE];
+                let next = map.len() as u32;
+                let id = match map.get(field) {
+                    Some(&id) => id,
+                    None => {
+                        map.insert(field.into(), next);
+                        next
+                    }
+                };
+                split.ids.push(id);
+            }
+        }
+    }
+    Ok(split)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn specs() -> Vec<FeatureSpec> {
+        ["a", "b"]
+            .iter()
+            .map(|n| FeatureSpec {
+                name: n.to_string(),
+                cardinality: 10,
+            })
+            .collect()
+    }
+
+    fn file(text: &str, ext: &str) -> tempfile::NamedTempFile {
+        let mut f = tempfile::Builder::new().suffix(ext).tempfile().unwrap();
+        f.write_all(text.as_bytes()).unwrap();
+        f
+    }
+
+    #[test]
+    fn header_columns_may_come_in_any_order() {
+        let f = file("b,label,a\n3,1,4\n\n9,0,0\n", ".csv");
+        let opts = TableOptions::for_path(f.path(), true, false);
+        let s = read_table(f.path(), &specs(), opts).unwrap();
+        assert_eq!(s.labels, vec![1.0, 0.0]);
+        assert_eq!(s.ids, vec![4, 3, 0, 9]);
+    }
+
+    #[test]
+    fn errors_name_line_column_and_value() {
+        let f = file("1\t3\t10\n", ".tsv");
+        let opts = TableOptions::for_path(f.path(), false, false);
+        let e = read_table(f.path(), &specs(), opts)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.ends_with(
+                ":1:5: id 10 of feature 'b' is out of range: expected an integer in [0, 10)"
+            ),
+            "{e}"
+        );
+        let f = file("label\ta\tb\n1\t3\n", ".tsv");
+        let opts = TableOptions::for_path(f.path(), true, false);
+        let e = read_table(f.path(), &specs(), opts)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.ends_with(":2: expected 3 fields (as in the header), found 2"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn criteo_encodes_in_order_of_first_appearance() {
+        let dense = "1\t\t3\t-1\t0\t0\t0\t0\t0\t0\t0\t0\t0";
+        let cats = |first: &str| {
+            std::iter::once(first)
+                .chain(std::iter::repeat_n("", 25))
+                .collect::<Vec<_>>()
+                .join("\t")
+        };
+        let text = format!("1\t{dense}\t{}\n0\t{dense}\t{}\n", cats("ff"), cats("0a"));
+        let f = file(&text, ".txt");
+        let specs: Vec<FeatureSpec> = (1..=26)
+            .map(|i| FeatureSpec {
+                name: format!("C{i}"),
+                cardinality: 1,
+            })
+            .collect();
+        let mut dicts = CriteoDictionaries::default();
+        let s = read_criteo(f.path(), &specs, &mut dicts).unwrap();
+        assert_eq!(s.ids[0], 0);
+        assert_eq!(s.ids[26], 1);
+        assert_eq!(s.dense[0], 2f32.ln());
+        assert_eq!(s.dense[3], 0.0);
+        let e = dicts.check(&specs, "f").unwrap_err().to_string();
+        assert!(
+            e.starts_with("feature 'C1' has 2 distinct values in f"),
+            "{e}"
+        );
+    }
+}

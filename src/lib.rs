@@ -20,4 +20,5 @@ pub mod results;
 pub mod schema;
 pub mod size;
 pub mod source;
+pub mod sweep;
 pub mod train;

@@ -1,0 +1,417 @@
+//! Sweeps: plan and train several methods at several budgets, recording measured losses.
+//!
+//! For every seed: the full model once (the reference), then for every budget each method:
+//! - `searched`: the planner's plan for the budget;
+//! - `hash`: the hashing trick with one collision count C for every feature above the
+//!   threshold — the smallest C whose plan fits the budget;
+//! - `qr-mult`: DLRM-style uniform QR with mult, likewise the smallest C that fits.
+//!
+//! All runs of one sweep train on the same data; repeats differ in the seed of
+//! initialisation and shuffling. After each run the results file is rewritten atomically,
+//! so an interrupted sweep loses at most the run in flight, and a rerun skips every
+//! (method, budget, seed) already recorded.
+
+use std::fmt;
+use std::path::Path;
+
+use anyhow::{Result, bail};
+
+use crate::cost::Cost;
+use crate::partition::Combiner;
+use crate::plan::quality::QualityModel;
+use crate::plan::{
+    InfeasibleBudget, Plan, SearchOptions, UniformFamily, UniformSpec, search, uniform,
+};
+use crate::results::{Results, Run, RunFeature};
+use crate::schema::Schema;
+use crate::train::{Dataset, TrainConfig, TrainReport};
+
+/// A way of making a plan for a budget.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Method {
+    /// The planner's search.
+    Searched,
+    /// Uniform QR with mult (DLRM's `--qr-flag`).
+    QrMult,
+    /// The hashing trick with one collision count.
+    Hash,
+}
+
+impl Method {
+    /// Every method, in run order.
+    pub const ALL: [Method; 3] = [Method::Searched, Method::QrMult, Method::Hash];
+
+    /// The name recorded in results.
+    pub fn name(self) -> &'static str {
+        match self {
+            Method::Searched => "searched",
+            Method::QrMult => "qr-mult",
+            Method::Hash => "hash",
+        }
+    }
+
+    /// Parses a method name, with a suggestion on a typo.
+    pub fn parse(s: &str) -> Result<Method> {
+        let t = s.trim().to_ascii_lowercase();
+        if let Some(&m) = Method::ALL.iter().find(|m| m.name() == t) {
+            return Ok(m);
+        }
+        let hint = crate::source::closest(&t, Method::ALL.iter().map(|m| m.name()))
+            .map(|c| format!(" (did you mean '{c}'?)"))
+            .unwrap_or_default();
+        bail!("unknown method '{s}'{hint}: expected searched, qr-mult or hash")
+    }
+}
+
+impl fmt::Display for Method {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// What a sweep runs.
+#[derive(Debug, Clone)]
+pub struct SweepConfig {
+    /// Budgets in bytes (weights + optimizer state as `estimate` counts them).
+    pub budgets: Vec<u64>,
+    /// Methods to run at every budget (the full model always runs once per seed).
+    pub methods: Vec<Method>,
+    /// Seeds: `seed`, `seed + 1`, … (`repeats` of them).
+    pub repeats: u64,
+    /// The first seed.
+    pub seed: u64,
+    /// Features with cardinality ≤ threshold stay full in the uniform baselines.
+    pub threshold: u64,
+    /// The planner's options (search space and quality model).
+    pub search: SearchOptions,
+    /// Training configuration; its seed is replaced per repeat.
+    pub train: TrainConfig,
+}
+
+/// Budgets for compression ratios relative to the full model: floor(full / c).
+pub fn budgets_from_compressions(full_bytes: u64, compressions: &[f64]) -> Result<Vec<u64>> {
+    compressions
+        .iter()
+        .map(|&c| {
+            if !(c.is_finite() && c >= 1.0) {
+                bail!("compression ratios must be numbers ≥ 1 (e.g. 2,4,8), found {c}");
+            }
+            Ok((full_bytes as f64 / c).floor() as u64)
+        })
+        .collect()
+}
+
+/// The uniform baseline with the fewest collisions whose plan fits `budget`, if any does.
+///
+/// Hash bytes fall as C grows, so C is found by bisection. QR bytes (C + ceil(n/C) rows)
+/// fall only until C ≈ sqrt(n), so C is scanned upwards to sqrt of the largest cardinality.
+pub fn uniform_within_budget(
+    schema: &Schema,
+    family: fn(u64) -> UniformFamily,
+    combiner: Combiner,
+    threshold: u64,
+    budget: u64,
+    model: &QualityModel,
+) -> Result<Option<Plan>> {
+    let make = |c: u64| -> Result<(Plan, u64)> {
+        let spec = UniformSpec {
+            family: family(c),
+            combiner,
+            threshold,
+            dim_multiple: 1,
+        };
+        let plan = uniform(schema, &spec, model)?;
+        let bytes = plan.costs()?.total.bytes;
+        Ok((plan, bytes))
+    };
+    let max_n = schema
+        .features
+        .iter()
+        .map(|f| f.cardinality)
+        .max()
+        .unwrap_or(1);
+    if let UniformFamily::Hash(_) = family(1) {
+        let (mut lo, mut hi) = (1u64, max_n.max(1));
+        if make(hi)?.1 > budget {
+            return Ok(None);
+        }
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            if make(mid)?.1 <= budget {
+                hi = mid;
+            } else {
+                lo = mid + 1;
+            }
+        }
+        return Ok(Some(make(lo)?.0));
+    }
+    let limit = max_n.isqrt() + 1;
+    for c in 1..=limit {
+        let (plan, bytes) = make(c)?;
+        if bytes <= budget {
+            return Ok(Some(plan));
+        }
+    }
+    Ok(None)
+}
+
+/// The plan a method makes for a budget; `None` when no plan of that method fits.
+pub fn plan_for(
+    schema: &Schema,
+    method: Method,
+    budget: u64,
+    cfg: &SweepConfig,
+) -> Result<Option<Plan>> {
+    let model = &cfg.search.model;
+    match method {
+        Method::Searched => match search(schema, budget, &cfg.search) {
+            Ok(outcome) => Ok(Some(outcome.plan)),
+            Err(e) if e.downcast_ref::<InfeasibleBudget>().is_some() => Ok(None),
+            Err(e) => Err(e),
+        },
+        Method::QrMult => uniform_within_budget(
+            schema,
+            UniformFamily::Qr,
+            Combiner::Mult,
+            cfg.threshold,
+            budget,
+            model,
+        ),
+        Method::Hash => uniform_within_budget(
+            schema,
+            UniformFamily::Hash,
+            Combiner::Mult,
+            cfg.threshold,
+            budget,
+            model,
+        ),
+    }
+}
+
+/// Every feature's choice in a plan, as calibration reads it.
+pub fn run_features(plan: &Plan, schema: &Schema) -> Result<Vec<RunFeature>> {
+    plan.features
+        .iter()
+        .zip(&schema.features)
+        .map(|(f, s)| {
+            let params = f.cost(plan.dtype, plan.optimizer)?.params;
+            let full = f.cardinality as f64 * f64::from(f.dim);
+            Ok(RunFeature {
+                name: f.name.clone(),
+                family: f.scheme.family().to_string(),
+                combiner: f.combiner.map(|c| c.name().to_string()),
+                tables: f.scheme.num_tables(),
+                compression: full / params.max(1) as f64,
+                weight: s.weight,
+            })
+        })
+        .collect()
+}
+
+/// Progress of a sweep, for a progress bar or log.
+#[derive(Debug, Clone)]
+pub enum Event<'a> {
+    /// A run starts (`index` of `total`, counting skipped runs).
+    Start {
+        /// 0-based position.
+        index: usize,
+        /// Runs in the sweep.
+        total: usize,
+        /// Its method.
+        method: &'a str,
+        /// Its budget.
+        budget: Option<u64>,
+        /// Its seed.
+        seed: u64,
+    },
+    /// A run was already in the results file.
+    Skipped,
+    /// No plan of this method fits this budget.
+    Infeasible {
+        /// The method.
+        method: &'a str,
+        /// The budget.
+        budget: u64,
+    },
+    /// A run finished and was saved.
+    Finished(&'a Run),
+}
+
+/// One planned run of the sweep.
+struct Job {
+    method: &'static str,
+    budget: Option<u64>,
+    seed: u64,
+    which: Option<Method>,
+}
+
+fn jobs(cfg: &SweepConfig) -> Vec<Job> {
+    let mut out = Vec::new();
+    for r in 0..cfg.repeats {
+        let seed = cfg.seed + r;
+        out.push(Job {
+            method: "full",
+            budget: None,
+            seed,
+            which: None,
+        });
+        for &budget in &cfg.budgets {
+            for &m in &cfg.methods {
+                out.push(Job {
+                    method: m.name(),
+                    budget: Some(budget),
+                    seed,
+                    which: Some(m),
+                });
+            }
+        }
+    }
+    out
+}
+
+/// The run record of a finished training.
+fn record(job: &Job, plan: &Plan, schema: &Schema, report: &TrainReport) -> Result<Run> {
+    let last = report
+        .epochs
+        .last()
+        .ok_or_else(|| anyhow::anyhow!("training ran no epoch"))?;
+    let cost: Cost = plan.costs()?.total;
+    let throughput =
+        report.epochs.iter().map(|e| e.examples_per_s).sum::<f64>() / report.epochs.len() as f64;
+    Ok(Run {
+        method: job.method.to_string(),
+        budget_bytes: job.budget,
+        bytes: cost.bytes,
+        params: cost.params,
+        valid_logloss: last.valid.logloss,
+        valid_accuracy: last.valid.accuracy,
+        valid_auc: last.valid.auc,
+        examples_per_sec: throughput,
+        seed: job.seed,
+        features: run_features(plan, schema)?,
+    })
+}
+
+/// Runs (or resumes) a sweep, saving `results` to `path` after every run.
+pub fn sweep(
+    schema: &Schema,
+    data: &Dataset,
+    cfg: &SweepConfig,
+    results: &mut Results,
+    path: &Path,
+    mut on_event: impl FnMut(Event),
+) -> Result<()> {
+    if cfg.repeats == 0 {
+        bail!("--repeats must be at least 1");
+    }
+    let jobs = jobs(cfg);
+    let total = jobs.len();
+    for (index, job) in jobs.iter().enumerate() {
+        on_event(Event::Start {
+            index,
+            total,
+            method: job.method,
+            budget: job.budget,
+            seed: job.seed,
+        });
+        if results.contains(job.method, job.budget, job.seed) {
+            on_event(Event::Skipped);
+            continue;
+        }
+        let plan = match (job.which, job.budget) {
+            (Some(method), Some(budget)) => match plan_for(schema, method, budget, cfg)? {
+                Some(plan) => plan,
+                None => {
+                    on_event(Event::Infeasible {
+                        method: job.method,
+                        budget,
+                    });
+                    continue;
+                }
+            },
+            _ => Plan::full_from_schema(schema)?,
+        };
+        let train_cfg = TrainConfig {
+            seed: job.seed,
+            ..cfg.train.clone()
+        };
+        let report = crate::train::train(&plan, data, &train_cfg)?;
+        let run = record(job, &plan, schema, &report)?;
+        results.runs.push(run);
+        results.save(path)?;
+        on_event(Event::Finished(results.runs.last().expect("just pushed")));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::source::Source;
+
+    fn schema() -> Schema {
+        Schema::from_toml(&Source::new(
+            "s.toml",
+            "dim = 8\noptimizer = \"adagrad\"\n[[feature]]\nname = \"a\"\ncardinality = 5000\n[[feature]]\nname = \"b\"\ncardinality = 100\n",
+        ))
+        .unwrap()
+    }
+
+    #[test]
+    fn uniform_baselines_take_the_fewest_collisions_that_fit() {
+        let s = schema();
+        let model = QualityModel::default();
+        let full = Plan::full_from_schema(&s)
+            .unwrap()
+            .costs()
+            .unwrap()
+            .total
+            .bytes;
+        let budget = full / 4;
+        for fam in [
+            UniformFamily::Hash as fn(u64) -> UniformFamily,
+            UniformFamily::Qr,
+        ] {
+            let plan = uniform_within_budget(&s, fam, Combiner::Mult, 200, budget, &model)
+                .unwrap()
+                .unwrap();
+            let bytes = plan.costs().unwrap().total.bytes;
+            assert!(bytes <= budget);
+            // One collision fewer would not fit.
+            let m = plan.features[0].scheme.parameters()[0];
+            let c = match fam(1) {
+                UniformFamily::Hash(_) => 5000u64.div_ceil(m),
+                _ => m,
+            };
+            if c > 1 {
+                let fewer = uniform(
+                    &s,
+                    &UniformSpec {
+                        family: fam(c - 1),
+                        combiner: Combiner::Mult,
+                        threshold: 200,
+                        dim_multiple: 1,
+                    },
+                    &model,
+                )
+                .unwrap();
+                assert!(fewer.costs().unwrap().total.bytes > budget);
+            }
+        }
+        // Feature b (100 ≤ 200) stays full, so a tiny budget is infeasible.
+        assert!(
+            uniform_within_budget(&s, UniformFamily::Qr, Combiner::Mult, 200, 1000, &model)
+                .unwrap()
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn compressions_give_budgets() {
+        assert_eq!(
+            budgets_from_compressions(1000, &[1.0, 4.0, 3.0]).unwrap(),
+            vec![1000, 250, 333]
+        );
+        assert!(budgets_from_compressions(1000, &[0.5]).is_err());
+    }
+}

@@ -10,6 +10,7 @@ use anyhow::Result;
 use clap::{Parser, Subcommand};
 
 pub mod calibrate;
+pub mod data_args;
 pub mod estimate;
 pub mod export;
 pub mod plan;

@@ -1,23 +1,18 @@
 //! `embplan train`: validate a plan by training a click model with it.
 
 use std::io::{IsTerminal, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::{Result, bail};
+use anyhow::Result;
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::init::InitMode;
+use super::data_args::{DataArgs, ModelArgs};
 use crate::plan::{InputKind, Plan};
 use crate::report::{align_right, new_table};
-use crate::schema::{Dtype, Schema};
+use crate::schema::Schema;
 use crate::size::{format_iec, group_thousands};
-use crate::train::data::{self, CriteoDictionaries, TableOptions};
-use crate::train::synthetic::{self, SyntheticConfig};
-use crate::train::{
-    Dataset, EpochReport, Interaction, ModelConfig, Observer, TrainConfig, TrainOptimizer,
-    TrainReport, feature_specs,
-};
+use crate::train::{EpochReport, Observer, TrainReport};
 
 /// Arguments of `embplan train`.
 #[derive(Debug, clap::Args)]
@@ -30,84 +25,17 @@ pub struct Args {
     #[arg(value_name = "PLAN")]
     pub plan: PathBuf,
 
-    /// `synthetic` (generated from a hidden teacher), or a TSV/CSV/Criteo file of training data.
-    #[arg(long, value_name = "synthetic|FILE")]
-    pub data: String,
+    /// Where the training and validation data come from.
+    #[command(flatten)]
+    pub data: DataArgs,
 
-    /// Validation file in the same format as --data.
-    #[arg(long, value_name = "FILE", conflicts_with = "valid_frac")]
-    pub valid: Option<PathBuf>,
-
-    /// Without --valid: the share of --data's last lines held out for validation [default: 0.1].
-    #[arg(long, value_name = "FRACTION")]
-    pub valid_frac: Option<f64>,
-
-    /// File format: tsv (tab-separated), csv (comma-separated), criteo; by default csv for
-    /// names ending in .csv, else tsv.
-    #[arg(long, value_name = "FORMAT", value_parser = ["tsv", "csv", "criteo"])]
-    pub format: Option<String>,
-
-    /// TSV/CSV without a header: each line is the label then one id per feature in plan order.
-    #[arg(long)]
-    pub no_header: bool,
-
-    /// Skip header columns that are neither `label` nor a feature of the plan (else an error).
-    #[arg(long)]
-    pub ignore_extra_columns: bool,
-
-    /// Passes over the training data.
-    #[arg(long, default_value_t = 2, value_name = "N")]
-    pub epochs: usize,
-
-    /// Examples per step.
-    #[arg(long, default_value_t = 256, value_name = "N")]
-    pub batch: usize,
-
-    /// Learning rate of embeddings and MLPs, e.g. 0.05.
-    #[arg(long, default_value_t = 0.05, value_name = "RATE")]
-    pub lr: f32,
-
-    /// sgd, adagrad or rowwise-adagrad; by default the plan's optimizer if it is one of
-    /// these, else adagrad.
-    #[arg(long, value_name = "OPT", value_parser = parse_train_optimizer)]
-    pub optimizer: Option<TrainOptimizer>,
-
-    /// Worker threads (results are identical for any count); default: all cores.
-    #[arg(long, value_name = "N")]
-    pub threads: Option<usize>,
+    /// Training hyper-parameters and architecture.
+    #[command(flatten)]
+    pub model: ModelArgs,
 
     /// Seed of data generation, initialisation and shuffling.
     #[arg(long, default_value_t = 0, value_name = "N")]
     pub seed: u64,
-
-    /// Embedding init: standard (composed vector scaled like U(±sqrt(1/n))) or dlrm
-    /// (DLRM's U(sqrt(1/n), 1) for every table of a multi-table feature).
-    #[arg(long, default_value = "standard", value_name = "MODE", value_parser = ["standard", "dlrm"])]
-    pub init: String,
-
-    /// dot (pairwise dot products, DLRM) or cat (concatenated vectors).
-    #[arg(long, default_value = "dot", value_name = "KIND", value_parser = ["dot", "cat"])]
-    pub interaction: String,
-
-    /// Hidden widths of the top MLP, comma-separated (the output 1 is added).
-    #[arg(long, default_value = "64,32", value_name = "W,W,…")]
-    pub top_mlp: String,
-
-    /// Hidden widths of the bottom MLP for dense features (output: the embedding dim).
-    #[arg(long, default_value = "64", value_name = "W,W,…")]
-    pub bottom_mlp: String,
-
-    /// Synthetic data: training examples.
-    #[arg(long, default_value_t = 500_000, value_name = "N")]
-    pub train_rows: usize,
-
-    /// Synthetic data: validation examples.
-    #[arg(long, default_value_t = 100_000, value_name = "N")]
-    pub valid_rows: usize,
-
-    /// Synthetic data: Zipf exponent of every feature's ids; default: the schema's, else 1.1.
-    #[arg(long, value_name = "S")]
-    pub zipf: Option<f64>,
 
     /// Print the full report as JSON instead of tables.
     #[arg(long)]
@@ -118,73 +46,16 @@ pub struct Args {
     pub out: Option<PathBuf>,
 }
 
-/// Parses a trainable optimizer name for clap.
-pub fn parse_train_optimizer(s: &str) -> Result<TrainOptimizer, String> {
-    let lower = s.trim().to_ascii_lowercase();
-    TrainOptimizer::ALL
-        .into_iter()
-        .find(|o| o.name() == lower)
-        .ok_or_else(|| {
-            format!("unknown optimizer '{s}': the trainer implements sgd, adagrad, rowwise-adagrad")
-        })
-}
-
-fn parse_widths(s: &str, flag: &str) -> Result<Vec<usize>> {
-    s.split(',')
-        .map(str::trim)
-        .filter(|w| !w.is_empty())
-        .map(|w| match w.parse::<usize>() {
-            Ok(n) if n > 0 => Ok(n),
-            _ => bail!("{flag}: expected positive layer widths separated by commas, found '{w}'"),
-        })
-        .collect()
-}
-
 /// Runs `embplan train`.
 pub fn run(args: Args) -> Result<ExitCode> {
     let (plan, kind) = Plan::load_plan_or_schema(&args.plan)?;
     let mut notes = Vec::new();
-    let optimizer = match args.optimizer {
-        Some(o) => o,
-        None => TrainOptimizer::from_counted(plan.optimizer).unwrap_or_else(|| {
-            notes.push(format!(
-                "the plan counts optimizer '{}', which the trainer does not implement: training with adagrad (see --optimizer)",
-                plan.optimizer
-            ));
-            TrainOptimizer::Adagrad
-        }),
+    let cfg = args.model.config(&plan, args.seed, &mut notes)?;
+    let schema = match kind {
+        InputKind::Schema => Some(Schema::load(&args.plan)?),
+        InputKind::Plan => None,
     };
-    if plan.dtype != Dtype::F32 {
-        notes.push(format!(
-            "the plan's dtype is {}: training in f32, and bytes are compared with the plan's count in f32",
-            plan.dtype
-        ));
-    }
-    let cfg = TrainConfig {
-        epochs: args.epochs,
-        batch: args.batch,
-        lr: args.lr,
-        threads: args
-            .threads
-            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
-        seed: args.seed,
-        model: ModelConfig {
-            interaction: if args.interaction == "cat" {
-                Interaction::Cat
-            } else {
-                Interaction::Dot
-            },
-            top_mlp: parse_widths(&args.top_mlp, "--top-mlp")?,
-            bottom_mlp: parse_widths(&args.bottom_mlp, "--bottom-mlp")?,
-            init: if args.init == "dlrm" {
-                InitMode::Dlrm
-            } else {
-                InitMode::Standard
-            },
-            optimizer,
-        },
-    };
-    let data = load_data(&args, &plan, kind)?;
+    let data = args.data.source(args.seed).load(&plan, schema.as_ref())?;
     let mut stderr = std::io::stderr().lock();
     for note in &notes {
         writeln!(stderr, "note: {note}")?;
@@ -204,98 +75,6 @@ pub fn run(args: Args) -> Result<ExitCode> {
         render(&mut out, &report)?;
     }
     Ok(ExitCode::SUCCESS)
-}
-
-fn load_data(args: &Args, plan: &Plan, kind: InputKind) -> Result<Dataset> {
-    let specs = feature_specs(plan);
-    data::check_cardinalities(&specs)?;
-    if args.data == "synthetic" {
-        if args.valid.is_some() || args.valid_frac.is_some() {
-            bail!(
-                "--valid and --valid-frac apply to file data; synthetic data sets its validation rows with --valid-rows"
-            );
-        }
-        let zipf = match (args.zipf, kind) {
-            (Some(z), _) => vec![z; specs.len()],
-            (None, InputKind::Schema) => {
-                let schema = Schema::load(&args.plan)?;
-                schema
-                    .features
-                    .iter()
-                    .map(|f| f.zipf.unwrap_or(1.1))
-                    .collect()
-            }
-            (None, InputKind::Plan) => vec![1.1; specs.len()],
-        };
-        if let Some(z) = zipf.iter().find(|z| !(z.is_finite() && **z > 0.0)) {
-            bail!("--zipf: expected a positive exponent such as 1.1, found {z}");
-        }
-        return synthetic::generate(
-            &specs,
-            &SyntheticConfig {
-                train_rows: args.train_rows,
-                valid_rows: args.valid_rows,
-                zipf,
-                teacher_scale: 0.5,
-                teacher_noise: 0.5,
-                seed: args.seed,
-            },
-        );
-    }
-    let path = PathBuf::from(&args.data);
-    let format = args.format.clone().unwrap_or_else(|| {
-        if TableOptions::for_path(&path, true, false).delimiter == ',' {
-            "csv".into()
-        } else {
-            "tsv".into()
-        }
-    });
-    let (mut train, valid, n_dense) = if format == "criteo" {
-        let mut dicts = CriteoDictionaries::default();
-        let train = data::read_criteo(&path, &specs, &mut dicts)?;
-        let valid = match &args.valid {
-            Some(v) => Some(data::read_criteo(v, &specs, &mut dicts)?),
-            None => None,
-        };
-        let files = match &args.valid {
-            Some(v) => format!("'{}' and '{}'", path.display(), v.display()),
-            None => format!("'{}'", path.display()),
-        };
-        dicts.check(&specs, &files)?;
-        (train, valid, data::CRITEO_DENSE)
-    } else {
-        let opts = |p: &Path| TableOptions {
-            delimiter: if format == "csv" { ',' } else { '\t' },
-            ..TableOptions::for_path(p, !args.no_header, args.ignore_extra_columns)
-        };
-        let train = data::read_table(&path, &specs, opts(&path))?;
-        let valid = match &args.valid {
-            Some(v) => Some(data::read_table(v, &specs, opts(v))?),
-            None => None,
-        };
-        (train, valid, 0)
-    };
-    let valid = match valid {
-        Some(v) => v,
-        None => {
-            let frac = args.valid_frac.unwrap_or(0.1);
-            if !(frac > 0.0 && frac < 1.0) {
-                bail!(
-                    "--valid-frac: expected a fraction between 0 and 1 (exclusive), found {frac}"
-                );
-            }
-            let count = ((train.len() as f64) * frac).ceil() as usize;
-            train.split_off_tail(count, specs.len(), n_dense)
-        }
-    };
-    Ok(Dataset {
-        name: args.data.clone(),
-        n_features: specs.len(),
-        n_dense,
-        train,
-        valid,
-        teacher_valid: None,
-    })
 }
 
 /// A progress bar on a terminal (hidden otherwise) and per-epoch lines on stderr.
@@ -409,16 +188,4 @@ fn render(out: &mut impl Write, r: &TrainReport) -> Result<()> {
         }
     )?;
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn widths_parse_and_reject_zero() {
-        assert_eq!(parse_widths("64, 32", "--top-mlp").unwrap(), vec![64, 32]);
-        assert!(parse_widths("64,0", "--top-mlp").is_err());
-        assert!(parse_train_optimizer("adam").is_err());
-    }
 }

@@ -9,6 +9,7 @@ pub mod data;
 pub mod metrics;
 pub mod model;
 pub mod optim;
+pub mod source;
 pub mod synthetic;
 #[cfg(test)]
 mod tests;

@@ -1,0 +1,197 @@
+//! Data options shared by `train` and `sweep`.
+
+use std::path::PathBuf;
+
+use anyhow::{Result, bail};
+
+use crate::init::InitMode;
+use crate::plan::Plan;
+use crate::schema::Dtype;
+use crate::train::{Interaction, ModelConfig, TrainConfig, TrainOptimizer};
+
+use crate::train::source::{DataSource, FileFormat};
+
+/// Where the training and validation data come from.
+#[derive(Debug, Clone, clap::Args)]
+pub struct DataArgs {
+    /// `synthetic` (generated from a hidden teacher), or a TSV/CSV/Criteo file of training data.
+    #[arg(long, value_name = "synthetic|FILE")]
+    pub data: String,
+
+    /// Validation file in the same format as --data.
+    #[arg(long, value_name = "FILE", conflicts_with = "valid_frac")]
+    pub valid: Option<PathBuf>,
+
+    /// Without --valid: the share of --data's last lines held out for validation [default: 0.1].
+    #[arg(long, value_name = "FRACTION")]
+    pub valid_frac: Option<f64>,
+
+    /// File format: tsv (tab-separated), csv (comma-separated), criteo; by default csv for
+    /// names ending in .csv, else tsv.
+    #[arg(long, value_name = "FORMAT", value_parser = ["tsv", "csv", "criteo"])]
+    pub format: Option<String>,
+
+    /// TSV/CSV without a header: each line is the label then one id per feature in plan order.
+    #[arg(long)]
+    pub no_header: bool,
+
+    /// Skip header columns that are neither `label` nor a feature of the plan (else an error).
+    #[arg(long)]
+    pub ignore_extra_columns: bool,
+
+    /// Synthetic data: training examples.
+    #[arg(long, default_value_t = 500_000, value_name = "N")]
+    pub train_rows: usize,
+
+    /// Synthetic data: validation examples.
+    #[arg(long, default_value_t = 100_000, value_name = "N")]
+    pub valid_rows: usize,
+
+    /// Synthetic data: Zipf exponent of every feature's ids; default: the schema's, else 1.1.
+    #[arg(long, value_name = "S")]
+    pub zipf: Option<f64>,
+}
+
+impl DataArgs {
+    /// The library's data source; `seed` seeds synthetic generation.
+    pub fn source(&self, seed: u64) -> DataSource {
+        DataSource {
+            data: self.data.clone(),
+            valid: self.valid.clone(),
+            valid_frac: self.valid_frac,
+            format: self.format.as_deref().map(|f| match f {
+                "csv" => FileFormat::Csv,
+                "criteo" => FileFormat::Criteo,
+                _ => FileFormat::Tsv,
+            }),
+            no_header: self.no_header,
+            ignore_extra_columns: self.ignore_extra_columns,
+            train_rows: self.train_rows,
+            valid_rows: self.valid_rows,
+            zipf: self.zipf,
+            seed,
+        }
+    }
+}
+
+/// Training hyper-parameters and architecture.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ModelArgs {
+    /// Passes over the training data.
+    #[arg(long, default_value_t = 2, value_name = "N")]
+    pub epochs: usize,
+
+    /// Examples per step.
+    #[arg(long, default_value_t = 256, value_name = "N")]
+    pub batch: usize,
+
+    /// Learning rate of embeddings and MLPs, e.g. 0.05.
+    #[arg(long, default_value_t = 0.05, value_name = "RATE")]
+    pub lr: f32,
+
+    /// sgd, adagrad or rowwise-adagrad; by default the plan's optimizer if it is one of
+    /// these, else adagrad.
+    #[arg(long, value_name = "OPT", value_parser = parse_train_optimizer)]
+    pub optimizer: Option<TrainOptimizer>,
+
+    /// Worker threads (results are identical for any count); default: all cores.
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
+
+    /// Embedding init: standard (composed vector scaled like U(±sqrt(1/n))) or dlrm
+    /// (DLRM's U(sqrt(1/n), 1) for every table of a multi-table feature).
+    #[arg(long, default_value = "standard", value_name = "MODE", value_parser = ["standard", "dlrm"])]
+    pub init: String,
+
+    /// dot (pairwise dot products, DLRM) or cat (concatenated vectors).
+    #[arg(long, default_value = "dot", value_name = "KIND", value_parser = ["dot", "cat"])]
+    pub interaction: String,
+
+    /// Hidden widths of the top MLP, comma-separated (the output 1 is added).
+    #[arg(long, default_value = "64,32", value_name = "W,W,…")]
+    pub top_mlp: String,
+
+    /// Hidden widths of the bottom MLP for dense features (output: the embedding dim).
+    #[arg(long, default_value = "64", value_name = "W,W,…")]
+    pub bottom_mlp: String,
+}
+
+impl ModelArgs {
+    /// The training configuration for `plan`; notes for the user are pushed to `notes`.
+    pub fn config(&self, plan: &Plan, seed: u64, notes: &mut Vec<String>) -> Result<TrainConfig> {
+        let optimizer = match self.optimizer {
+            Some(o) => o,
+            None => TrainOptimizer::from_counted(plan.optimizer).unwrap_or_else(|| {
+                notes.push(format!(
+                    "the plan counts optimizer '{}', which the trainer does not implement: training with adagrad (see --optimizer)",
+                    plan.optimizer
+                ));
+                TrainOptimizer::Adagrad
+            }),
+        };
+        if plan.dtype != Dtype::F32 {
+            notes.push(format!(
+                "the plan's dtype is {}: training in f32, and bytes are compared with the plan's count in f32",
+                plan.dtype
+            ));
+        }
+        Ok(TrainConfig {
+            epochs: self.epochs,
+            batch: self.batch,
+            lr: self.lr,
+            threads: self
+                .threads
+                .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
+            seed,
+            model: ModelConfig {
+                interaction: if self.interaction == "cat" {
+                    Interaction::Cat
+                } else {
+                    Interaction::Dot
+                },
+                top_mlp: parse_widths(&self.top_mlp, "--top-mlp")?,
+                bottom_mlp: parse_widths(&self.bottom_mlp, "--bottom-mlp")?,
+                init: if self.init == "dlrm" {
+                    InitMode::Dlrm
+                } else {
+                    InitMode::Standard
+                },
+                optimizer,
+            },
+        })
+    }
+}
+
+/// Parses a trainable optimizer name for clap.
+pub fn parse_train_optimizer(s: &str) -> Result<TrainOptimizer, String> {
+    let lower = s.trim().to_ascii_lowercase();
+    TrainOptimizer::ALL
+        .into_iter()
+        .find(|o| o.name() == lower)
+        .ok_or_else(|| {
+            format!("unknown optimizer '{s}': the trainer implements sgd, adagrad, rowwise-adagrad")
+        })
+}
+
+fn parse_widths(s: &str, flag: &str) -> Result<Vec<usize>> {
+    s.split(',')
+        .map(str::trim)
+        .filter(|w| !w.is_empty())
+        .map(|w| match w.parse::<usize>() {
+            Ok(n) if n > 0 => Ok(n),
+            _ => bail!("{flag}: expected positive layer widths separated by commas, found '{w}'"),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn widths_parse_and_reject_zero() {
+        assert_eq!(parse_widths("64, 32", "--top-mlp").unwrap(), vec![64, 32]);
+        assert!(parse_widths("64,0", "--top-mlp").is_err());
+        assert!(parse_train_optimizer("adam").is_err());
+    }
+}

@@ -1,0 +1,167 @@
+//! Where training data comes from: synthetic generation or TSV/CSV/Criteo files.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Result, bail};
+
+use super::data::{self, CriteoDictionaries, TableOptions};
+use super::synthetic::{self, SyntheticConfig};
+use super::{Dataset, feature_specs};
+use crate::plan::Plan;
+use crate::schema::Schema;
+
+/// File formats the trainer reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileFormat {
+    /// Tab-separated label and ids.
+    Tsv,
+    /// Comma-separated label and ids.
+    Csv,
+    /// Criteo: label, 13 integer and 26 hex categorical columns.
+    Criteo,
+}
+
+/// A data source, validated and ready to load for a plan.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DataSource {
+    /// `synthetic`, or the training file.
+    pub data: String,
+    /// Validation file (file data only).
+    pub valid: Option<PathBuf>,
+    /// Share of the training file's last lines held out when there is no validation file.
+    pub valid_frac: Option<f64>,
+    /// File format; `None` guesses from the extension (.csv → csv, else tsv).
+    pub format: Option<FileFormat>,
+    /// TSV/CSV without a header line.
+    pub no_header: bool,
+    /// Skip header columns that are neither `label` nor a feature.
+    pub ignore_extra_columns: bool,
+    /// Synthetic: training examples.
+    pub train_rows: usize,
+    /// Synthetic: validation examples.
+    pub valid_rows: usize,
+    /// Synthetic: one Zipf exponent for every feature (else the schema's, else 1.1).
+    pub zipf: Option<f64>,
+    /// Synthetic: the generator's seed.
+    pub seed: u64,
+}
+
+/// The Zipf exponent of synthetic ids when neither flag nor schema sets one.
+pub const DEFAULT_ZIPF: f64 = 1.1;
+
+impl DataSource {
+    /// Whether the data is generated.
+    pub fn is_synthetic(&self) -> bool {
+        self.data == "synthetic"
+    }
+
+    /// A short description for reports, e.g. `synthetic (seed 0, 500000 + 100000 rows)`.
+    pub fn describe(&self) -> String {
+        if self.is_synthetic() {
+            format!(
+                "synthetic (seed {}, {} + {} rows)",
+                self.seed, self.train_rows, self.valid_rows
+            )
+        } else {
+            match &self.valid {
+                Some(v) => format!("{} + {}", self.data, v.display()),
+                None => self.data.clone(),
+            }
+        }
+    }
+
+    /// Loads the data for `plan`; `schema` supplies per-feature Zipf exponents if given.
+    pub fn load(&self, plan: &Plan, schema: Option<&Schema>) -> Result<Dataset> {
+        let specs = feature_specs(plan);
+        data::check_cardinalities(&specs)?;
+        if self.is_synthetic() {
+            return self.generate(plan, schema);
+        }
+        let path = PathBuf::from(&self.data);
+        let format = self.format.unwrap_or_else(|| {
+            if TableOptions::for_path(&path, true, false).delimiter == ',' {
+                FileFormat::Csv
+            } else {
+                FileFormat::Tsv
+            }
+        });
+        let (mut train, valid, n_dense) = if format == FileFormat::Criteo {
+            let mut dicts = CriteoDictionaries::default();
+            let train = data::read_criteo(&path, &specs, &mut dicts)?;
+            let valid = match &self.valid {
+                Some(v) => Some(data::read_criteo(v, &specs, &mut dicts)?),
+                None => None,
+            };
+            let files = match &self.valid {
+                Some(v) => format!("'{}' and '{}'", path.display(), v.display()),
+                None => format!("'{}'", path.display()),
+            };
+            dicts.check(&specs, &files)?;
+            (train, valid, data::CRITEO_DENSE)
+        } else {
+            let opts = |p: &Path| TableOptions {
+                delimiter: if format == FileFormat::Csv { ',' } else { '\t' },
+                ..TableOptions::for_path(p, !self.no_header, self.ignore_extra_columns)
+            };
+            let train = data::read_table(&path, &specs, opts(&path))?;
+            let valid = match &self.valid {
+                Some(v) => Some(data::read_table(v, &specs, opts(v))?),
+                None => None,
+            };
+            (train, valid, 0)
+        };
+        let valid = match valid {
+            Some(v) => v,
+            None => {
+                let frac = self.valid_frac.unwrap_or(0.1);
+                if !(frac > 0.0 && frac < 1.0) {
+                    bail!(
+                        "--valid-frac: expected a fraction between 0 and 1 (exclusive), found {frac}"
+                    );
+                }
+                let count = ((train.len() as f64) * frac).ceil() as usize;
+                train.split_off_tail(count, specs.len(), n_dense)
+            }
+        };
+        Ok(Dataset {
+            name: self.data.clone(),
+            n_features: specs.len(),
+            n_dense,
+            train,
+            valid,
+            teacher_valid: None,
+        })
+    }
+
+    fn generate(&self, plan: &Plan, schema: Option<&Schema>) -> Result<Dataset> {
+        if self.valid.is_some() || self.valid_frac.is_some() {
+            bail!(
+                "--valid and --valid-frac apply to file data; synthetic data sets its validation rows with --valid-rows"
+            );
+        }
+        let specs = feature_specs(plan);
+        let zipf: Vec<f64> = match (self.zipf, schema) {
+            (Some(z), _) => vec![z; specs.len()],
+            (None, Some(schema)) if schema.features.len() == specs.len() => schema
+                .features
+                .iter()
+                .map(|f| f.zipf.unwrap_or(DEFAULT_ZIPF))
+                .collect(),
+            (None, _) => vec![DEFAULT_ZIPF; specs.len()],
+        };
+        if let Some(z) = zipf.iter().find(|z| !(z.is_finite() && **z > 0.0)) {
+            bail!("--zipf: expected a positive exponent such as 1.1, found {z}");
+        }
+        synthetic::generate(
+            &specs,
+            &SyntheticConfig {
+                train_rows: self.train_rows,
+                valid_rows: self.valid_rows,
+                zipf,
+                teacher_scale: 0.5,
+                teacher_noise: 0.5,
+                seed: self.seed,
+            },
+        )
+    }
+}

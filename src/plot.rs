@@ -146,7 +146,7 @@ where
     // read as whole IEC sizes (4 MiB, 8 MiB, …).
     let (x_lo, x_hi) = ((min_b.log2() - 0.5).floor(), (max_b.log2() + 0.5).ceil());
     let title = format!(
-        "Memory vs validation log-loss — {} ({})",
+        "Memory vs validation log-loss — schema {}, data {}",
         results.schema, results.data
     );
     let mut chart = ChartBuilder::on(area)

@@ -15,6 +15,7 @@ pub mod estimate;
 pub mod export;
 pub mod plan;
 pub mod plot;
+pub mod sweep;
 pub mod train;
 pub mod verify;
 
@@ -54,6 +55,8 @@ pub enum Command {
     Plot(plot::Args),
     /// Fit the planner's quality model to a sweep's measured losses.
     Calibrate(calibrate::Args),
+    /// Plan and train methods across budgets: memory against measured loss.
+    Sweep(sweep::Args),
     /// Export a plan: json, toml, a PyTorch module, TorchRec configs or DLRM flags.
     Export(export::Args),
     /// Choose a scheme and combiner per feature to fit a memory budget (or build a baseline).
@@ -69,6 +72,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Estimate(args) => estimate::run(args),
         Command::Plot(args) => plot::run(args),
         Command::Calibrate(args) => calibrate::run(args),
+        Command::Sweep(args) => sweep::run(args),
         Command::Export(args) => export::run(args),
         Command::Plan(args) => plan::run(args),
         Command::Train(args) => train::run(args),

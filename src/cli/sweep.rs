@@ -1,0 +1,323 @@
+//! `embplan sweep`: plan and train methods across budgets, recording memory against loss.
+
+use std::collections::BTreeMap;
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, bail};
+use indicatif::{ProgressBar, ProgressStyle};
+
+use super::data_args::{DataArgs, ModelArgs};
+use crate::plan::quality::QualityModel;
+use crate::plan::{Plan, SearchOptions, SearchSpace};
+use crate::report::{align_right, new_table};
+use crate::results::Results;
+use crate::schema::Schema;
+use crate::size::{format_iec, group_thousands, parse_bytes};
+use crate::sweep::{Event, Method, SweepConfig, budgets_from_compressions, sweep};
+
+/// Arguments of `embplan sweep`.
+#[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:\n  \
+embplan sweep schemas/synthetic.toml --data synthetic --compressions 2,4,8,16 --epochs 1 -o results.json --plot memory_vs_loss.png\n  \
+embplan sweep schemas/synthetic.toml --data synthetic --budgets 1MiB,4MiB --repeats 3 -o results.json\n\
+Runs already in the results file are skipped, so rerunning an interrupted sweep resumes it.")]
+pub struct Args {
+    /// The schema to plan and train (ids of synthetic data follow its features).
+    #[arg(value_name = "SCHEMA")]
+    pub schema: PathBuf,
+
+    /// Where the data come from.
+    #[command(flatten)]
+    pub data: DataArgs,
+
+    /// Training hyper-parameters and architecture.
+    #[command(flatten)]
+    pub model: ModelArgs,
+
+    /// Budgets (weights + optimizer state), comma-separated, e.g. 64MiB,128MiB.
+    #[arg(
+        long,
+        value_name = "SIZE,…",
+        value_delimiter = ',',
+        required_unless_present = "compressions",
+        conflicts_with = "compressions"
+    )]
+    pub budgets: Vec<String>,
+
+    /// Budgets as compression ratios of the full model, e.g. 2,4,8,16.
+    #[arg(long, value_name = "RATIO,…", value_delimiter = ',')]
+    pub compressions: Vec<f64>,
+
+    /// Methods to run at every budget: searched, qr-mult, hash (the full model always runs).
+    #[arg(
+        long,
+        value_name = "METHOD,…",
+        value_delimiter = ',',
+        default_value = "searched,qr-mult,hash"
+    )]
+    pub methods: Vec<String>,
+
+    /// Runs per (method, budget), with seeds SEED, SEED+1, … for initialisation and shuffling.
+    #[arg(long, default_value_t = 1, value_name = "N")]
+    pub repeats: u64,
+
+    /// The first seed; the data are generated with it too.
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    pub seed: u64,
+
+    /// Uniform baselines keep features with cardinality ≤ THRESHOLD full (DLRM's --qr-threshold).
+    #[arg(long, default_value_t = 200, value_name = "N")]
+    pub threshold: u64,
+
+    /// Quality-model coefficients for the searched plans (from `embplan calibrate`).
+    #[arg(long, value_name = "FILE")]
+    pub calibration: Option<PathBuf>,
+
+    /// Results file (JSON), rewritten atomically after every run; existing runs are kept.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: PathBuf,
+
+    /// Also draw memory against loss to this .png or .svg at the end.
+    #[arg(long, value_name = "IMAGE")]
+    pub plot: Option<PathBuf>,
+}
+
+/// Runs `embplan sweep`.
+pub fn run(args: Args) -> Result<ExitCode> {
+    let schema = Schema::load(&args.schema)?;
+    let full = Plan::full_from_schema(&schema)?;
+    let full_bytes = full.costs()?.total.bytes;
+    let budgets = if args.compressions.is_empty() {
+        args.budgets
+            .iter()
+            .map(|b| parse_bytes(b).map(|b| b.0).map_err(anyhow::Error::from))
+            .collect::<Result<Vec<_>>>()?
+    } else {
+        budgets_from_compressions(full_bytes, &args.compressions)?
+    };
+    let methods = args
+        .methods
+        .iter()
+        .map(|m| Method::parse(m))
+        .collect::<Result<Vec<_>>>()?;
+    let model = match &args.calibration {
+        Some(path) => QualityModel::load(path)?,
+        None => QualityModel::default(),
+    };
+    let mut notes = Vec::new();
+    let train = args.model.config(&full, args.seed, &mut notes)?;
+    for note in &notes {
+        eprintln!("note: {note}");
+    }
+    let cfg = SweepConfig {
+        budgets,
+        methods,
+        repeats: args.repeats,
+        seed: args.seed,
+        threshold: args.threshold,
+        search: SearchOptions {
+            space: SearchSpace::default(),
+            model,
+        },
+        train,
+    };
+    let source = args.data.source(args.seed);
+    let data_name = source.describe();
+    let mut results = load_or_start(&args.output, schema.display_name(), &data_name)?;
+    let data = source
+        .load(&full, Some(&schema))
+        .context("cannot load the sweep's data")?;
+    let bar = progress_bar();
+    sweep(&schema, &data, &cfg, &mut results, &args.output, |event| {
+        report_event(&bar, event)
+    })?;
+    bar.finish_and_clear();
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{}", summary_table(&results))?;
+    writeln!(out, "{}", headline(&results))?;
+    writeln!(
+        out,
+        "results: {} ({} runs)",
+        args.output.display(),
+        results.runs.len()
+    )?;
+    if let Some(path) = &args.plot {
+        crate::plot::plot_results(&results, path)?;
+        writeln!(out, "plot: {}", path.display())?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The existing results (to resume), or a new set; refuses to mix schemas or data.
+fn load_or_start(path: &std::path::Path, schema: &str, data: &str) -> Result<Results> {
+    if !path.exists() {
+        return Ok(Results::new(schema, data));
+    }
+    let existing = Results::load(path)?;
+    if existing.schema != schema || existing.data != data {
+        bail!(
+            "'{}' holds runs of schema '{}' on {}, not of '{schema}' on {data}; choose another -o file",
+            path.display(),
+            existing.schema,
+            existing.data
+        );
+    }
+    Ok(existing)
+}
+
+fn progress_bar() -> ProgressBar {
+    if !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(0);
+    bar.set_style(
+        ProgressStyle::with_template("run {pos}/{len} [{bar:30}] {msg} ({eta})")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    bar
+}
+
+fn report_event(bar: &ProgressBar, event: Event) {
+    match event {
+        Event::Start {
+            index,
+            total,
+            method,
+            budget,
+            seed,
+        } => {
+            bar.set_length(total as u64);
+            bar.set_position(index as u64);
+            let budget = budget.map_or_else(|| "reference".to_string(), format_iec);
+            bar.set_message(format!("{method} @ {budget}, seed {seed}"));
+        }
+        Event::Skipped => {}
+        Event::Infeasible { method, budget } => bar.suspend(|| {
+            eprintln!(
+                "note: no {method} plan fits {} (skipped)",
+                format_iec(budget)
+            )
+        }),
+        Event::Finished(run) => bar.suspend(|| {
+            eprintln!(
+                "{:>9} {:>11} seed {}: valid logloss {:.5}, AUC {:.4}, {} ex/s",
+                run.method,
+                format_iec(run.bytes),
+                run.seed,
+                run.valid_logloss,
+                run.valid_auc,
+                group_thousands(run.examples_per_sec as u64)
+            )
+        }),
+    }
+}
+
+/// Mean, min and max of a list.
+fn spread(values: &[f64]) -> (f64, f64, f64) {
+    let mean = values.iter().sum::<f64>() / values.len() as f64;
+    let min = values.iter().copied().fold(f64::INFINITY, f64::min);
+    let max = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    (mean, min, max)
+}
+
+/// Runs grouped by (budget, method), in budget order.
+fn grouped(results: &Results) -> BTreeMap<(u64, String), Vec<&crate::results::Run>> {
+    let mut groups: BTreeMap<(u64, String), Vec<&crate::results::Run>> = BTreeMap::new();
+    for r in &results.runs {
+        groups
+            .entry((r.budget_bytes.unwrap_or(u64::MAX), r.method.clone()))
+            .or_default()
+            .push(r);
+    }
+    groups
+}
+
+/// One row per (budget, method): bytes, params and measured metrics (mean over repeats).
+pub fn summary_table(results: &Results) -> comfy_table::Table {
+    let mut table = new_table(&[
+        "budget",
+        "method",
+        "bytes",
+        "params",
+        "valid logloss",
+        "Δ vs full",
+        "valid AUC",
+        "examples/s",
+        "runs",
+    ]);
+    let full_loss = full_mean(results);
+    for ((budget, method), runs) in grouped(results) {
+        let losses: Vec<f64> = runs.iter().map(|r| r.valid_logloss).collect();
+        let (mean, min, max) = spread(&losses);
+        let loss = if runs.len() > 1 {
+            format!("{mean:.5} [{min:.5}, {max:.5}]")
+        } else {
+            format!("{mean:.5}")
+        };
+        let auc = spread(&runs.iter().map(|r| r.valid_auc).collect::<Vec<_>>()).0;
+        let eps = spread(&runs.iter().map(|r| r.examples_per_sec).collect::<Vec<_>>()).0;
+        table.add_row(vec![
+            if budget == u64::MAX {
+                "—".to_string()
+            } else {
+                format_iec(budget)
+            },
+            method,
+            format_iec(runs[0].bytes),
+            group_thousands(runs[0].params),
+            loss,
+            full_loss.map_or_else(|| "—".into(), |f| format!("{:+.5}", mean - f)),
+            format!("{auc:.4}"),
+            group_thousands(eps as u64),
+            runs.len().to_string(),
+        ]);
+    }
+    align_right(&mut table, &[0, 2, 3, 4, 5, 6, 7, 8]);
+    table
+}
+
+fn full_mean(results: &Results) -> Option<f64> {
+    let full: Vec<f64> = results
+        .runs
+        .iter()
+        .filter(|r| r.method == "full")
+        .map(|r| r.valid_logloss)
+        .collect();
+    (!full.is_empty()).then(|| spread(&full).0)
+}
+
+/// One line per budget naming the best method and each method's loss increase over full.
+pub fn headline(results: &Results) -> String {
+    let Some(full) = full_mean(results) else {
+        return "no full-model run: nothing to compare against".to_string();
+    };
+    let mut by_budget: BTreeMap<u64, Vec<(String, f64)>> = BTreeMap::new();
+    for ((budget, method), runs) in grouped(results) {
+        if budget == u64::MAX {
+            continue;
+        }
+        let mean = spread(&runs.iter().map(|r| r.valid_logloss).collect::<Vec<_>>()).0;
+        by_budget
+            .entry(budget)
+            .or_default()
+            .push((method, mean - full));
+    }
+    let mut lines = vec![format!("full model: valid logloss {full:.5}")];
+    for (budget, mut methods) in by_budget {
+        methods.sort_by(|a, b| a.1.total_cmp(&b.1));
+        let parts: Vec<String> = methods
+            .iter()
+            .map(|(m, d)| format!("{m} {d:+.5}"))
+            .collect();
+        lines.push(format!(
+            "at {}: best {} — loss vs full: {}",
+            format_iec(budget),
+            methods[0].0,
+            parts.join(", ")
+        ));
+    }
+    lines.join("\n")
+}

@@ -1,0 +1,157 @@
+//! CLI tests for `sweep` and `calibrate`: resume, atomic results, calibration round trip.
+
+use std::path::Path;
+
+use assert_cmd::cargo::cargo_bin_cmd;
+use embplan::results::Results;
+use predicates::str::contains;
+
+const SCHEMA: &str = "name = \"tiny\"\ndim = 8\noptimizer = \"adagrad\"\n\n[[feature]]\nname = \"a\"\ncardinality = 3000\n\n[[feature]]\nname = \"b\"\ncardinality = 800\n\n[[feature]]\nname = \"c\"\ncardinality = 20\n";
+
+fn sweep(dir: &Path, extra: &[&str]) -> assert_cmd::assert::Assert {
+    cargo_bin_cmd!("embplan")
+        .current_dir(dir)
+        .args([
+            "sweep",
+            "s.toml",
+            "--data",
+            "synthetic",
+            "--train-rows",
+            "3000",
+            "--valid-rows",
+            "1000",
+            "--epochs",
+            "1",
+            "--threads",
+            "1",
+        ])
+        .args(extra)
+        .args(if extra.contains(&"-o") {
+            &[][..]
+        } else {
+            &["-o", "results.json"][..]
+        })
+        .assert()
+}
+
+fn setup() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("s.toml"), SCHEMA).unwrap();
+    dir
+}
+
+#[test]
+fn sweep_records_every_method_and_resumes_without_redoing_runs() {
+    let dir = setup();
+    sweep(dir.path(), &["--compressions", "3,8", "--repeats", "2"])
+        .success()
+        .stdout(contains("Δ vs full"))
+        .stdout(contains("at "));
+    let path = dir.path().join("results.json");
+    let first = Results::load(&path).unwrap();
+    // Two seeds × (full + 2 budgets × 3 methods).
+    assert_eq!(first.runs.len(), 14, "{first:#?}");
+    for m in ["full", "searched", "qr-mult", "hash"] {
+        assert!(first.runs.iter().any(|r| r.method == m), "{m}");
+    }
+    assert!(
+        first
+            .runs
+            .iter()
+            .all(|r| r.budget_bytes.is_none_or(|b| r.bytes <= b))
+    );
+    // Rerunning does nothing new: same file, byte for byte.
+    let before = std::fs::read(&path).unwrap();
+    sweep(dir.path(), &["--compressions", "3,8", "--repeats", "2"]).success();
+    assert_eq!(std::fs::read(&path).unwrap(), before);
+    // An interrupted sweep (runs missing from the file) is completed, keeping what it had.
+    let mut partial = first.clone();
+    partial.runs.truncate(5);
+    partial.save(&path).unwrap();
+    sweep(dir.path(), &["--compressions", "3,8", "--repeats", "2"]).success();
+    let resumed = Results::load(&path).unwrap();
+    assert_eq!(resumed.runs.len(), 14);
+    assert_eq!(&resumed.runs[..5], &first.runs[..5]);
+    // Deterministic: the redone runs measure the same losses.
+    let key = |r: &embplan::results::Run| (r.method.clone(), r.budget_bytes, r.seed);
+    for r in &resumed.runs {
+        let original = first.runs.iter().find(|o| key(o) == key(r)).unwrap();
+        assert_eq!(original.valid_logloss, r.valid_logloss);
+    }
+    // Nothing but the results file and the schema is left behind (no temp files).
+    let names: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names.len(), 2, "{names:?}");
+}
+
+#[test]
+fn calibration_round_trips_into_the_planner() {
+    let dir = setup();
+    sweep(dir.path(), &["--compressions", "2,6", "--plot", "plot.svg"]).success();
+    assert!(dir.path().join("plot.svg").exists());
+    cargo_bin_cmd!("embplan")
+        .current_dir(dir.path())
+        .args(["calibrate", "results.json", "-o", "calibration.toml"])
+        .assert()
+        .success()
+        .stdout(contains("alpha (fitted)"))
+        .stdout(contains("RMSE"));
+    let text = std::fs::read_to_string(dir.path().join("calibration.toml")).unwrap();
+    assert!(
+        text.contains("[[coefficient]]") && text.contains("family = \"hash\""),
+        "{text}"
+    );
+    cargo_bin_cmd!("embplan")
+        .current_dir(dir.path())
+        .args([
+            "plan",
+            "--budget",
+            "20KiB",
+            "s.toml",
+            "--calibration",
+            "calibration.toml",
+            "--json",
+        ])
+        .assert()
+        .success()
+        .stdout(contains("calibrated on"));
+}
+
+#[test]
+fn sweep_refuses_mixing_and_bad_input() {
+    let dir = setup();
+    let mut other = Results::new("another-schema", "somewhere");
+    other.runs.clear();
+    other.save(&dir.path().join("results.json")).unwrap();
+    sweep(dir.path(), &["--compressions", "4"])
+        .code(2)
+        .stderr(contains("holds runs of schema 'another-schema'"));
+    sweep(dir.path(), &["--budgets", "4G"])
+        .code(2)
+        .stderr(contains("ambiguous"));
+    sweep(dir.path(), &["--compressions", "0.5", "-o", "r2.json"])
+        .code(2)
+        .stderr(contains("compression ratios must be numbers ≥ 1"));
+    sweep(
+        dir.path(),
+        &[
+            "--compressions",
+            "4",
+            "--methods",
+            "serched",
+            "-o",
+            "r3.json",
+        ],
+    )
+    .code(2)
+    .stderr(contains("did you mean 'searched'"));
+    cargo_bin_cmd!("embplan")
+        .current_dir(dir.path())
+        .args(["calibrate", "results.json"])
+        .assert()
+        .code(2)
+        .stderr(contains("no run of the full model"));
+    assert!(!dir.path().join("r2.json").exists() && !dir.path().join("r3.json").exists());
+}

@@ -18,9 +18,9 @@ use anyhow::{Result, bail};
 
 use crate::cost::Cost;
 use crate::partition::Combiner;
-use crate::plan::quality::QualityModel;
+use crate::plan::quality::{Family, QualityModel};
 use crate::plan::{
-    InfeasibleBudget, Plan, SearchOptions, UniformFamily, UniformSpec, search, uniform,
+    InfeasibleBudget, Plan, SearchOptions, SearchSpace, UniformFamily, UniformSpec, search, uniform,
 };
 use crate::results::{Results, Run, RunFeature};
 use crate::schema::Schema;
@@ -29,43 +29,68 @@ use crate::train::{Dataset, TrainConfig, TrainReport};
 /// A way of making a plan for a budget.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Method {
-    /// The planner's search.
+    /// The planner's search over every complementary family and combiner.
     Searched,
     /// Uniform QR with mult (DLRM's `--qr-flag`).
     QrMult,
     /// The hashing trick with one collision count.
     Hash,
+    /// The planner's search restricted to one family and combiner (`only-crt-add`, …):
+    /// measures that pair alone, which is what calibration needs.
+    Only(Family, Combiner),
 }
 
 impl Method {
-    /// Every method, in run order.
-    pub const ALL: [Method; 3] = [Method::Searched, Method::QrMult, Method::Hash];
+    /// The default methods of a sweep, in run order.
+    pub const DEFAULT: [Method; 3] = [Method::Searched, Method::QrMult, Method::Hash];
 
     /// The name recorded in results.
-    pub fn name(self) -> &'static str {
+    pub fn name(self) -> String {
         match self {
-            Method::Searched => "searched",
-            Method::QrMult => "qr-mult",
-            Method::Hash => "hash",
+            Method::Searched => "searched".into(),
+            Method::QrMult => "qr-mult".into(),
+            Method::Hash => "hash".into(),
+            Method::Only(f, c) => format!("only-{}-{c}", f.name()),
         }
+    }
+
+    /// Every method name a sweep accepts.
+    pub fn all_names() -> Vec<String> {
+        let mut names: Vec<String> = Method::DEFAULT.iter().map(|m| m.name()).collect();
+        for f in [Family::Qr, Family::MixedRadix, Family::Crt] {
+            for c in Combiner::ALL {
+                names.push(Method::Only(f, c).name());
+            }
+        }
+        names
     }
 
     /// Parses a method name, with a suggestion on a typo.
     pub fn parse(s: &str) -> Result<Method> {
         let t = s.trim().to_ascii_lowercase();
-        if let Some(&m) = Method::ALL.iter().find(|m| m.name() == t) {
+        if let Some(&m) = Method::DEFAULT.iter().find(|m| m.name() == t) {
             return Ok(m);
         }
-        let hint = crate::source::closest(&t, Method::ALL.iter().map(|m| m.name()))
+        if let Some(rest) = t.strip_prefix("only-")
+            && let Some((family, combiner)) = rest.rsplit_once('-')
+            && let (Ok(f), Ok(c)) = (Family::parse(family), Combiner::parse(combiner))
+            && f != Family::Hash
+        {
+            return Ok(Method::Only(f, c));
+        }
+        let names = Method::all_names();
+        let hint = crate::source::closest(&t, names.iter().map(String::as_str))
             .map(|c| format!(" (did you mean '{c}'?)"))
             .unwrap_or_default();
-        bail!("unknown method '{s}'{hint}: expected searched, qr-mult or hash")
+        bail!(
+            "unknown method '{s}'{hint}: expected searched, qr-mult, hash or only-FAMILY-COMBINER (e.g. only-crt-add)"
+        )
     }
 }
 
 impl fmt::Display for Method {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
+        f.write_str(&self.name())
     }
 }
 
@@ -163,12 +188,21 @@ pub fn plan_for(
     cfg: &SweepConfig,
 ) -> Result<Option<Plan>> {
     let model = &cfg.search.model;
+    let searched = |options: &SearchOptions| match search(schema, budget, options) {
+        Ok(outcome) => Ok(Some(outcome.plan)),
+        Err(e) if e.downcast_ref::<InfeasibleBudget>().is_some() => Ok(None),
+        Err(e) => Err(e),
+    };
     match method {
-        Method::Searched => match search(schema, budget, &cfg.search) {
-            Ok(outcome) => Ok(Some(outcome.plan)),
-            Err(e) if e.downcast_ref::<InfeasibleBudget>().is_some() => Ok(None),
-            Err(e) => Err(e),
-        },
+        Method::Searched => searched(&cfg.search),
+        Method::Only(family, combiner) => searched(&SearchOptions {
+            space: SearchSpace {
+                families: vec![family],
+                combiners: vec![combiner],
+                ..cfg.search.space.clone()
+            },
+            model: model.clone(),
+        }),
         Method::QrMult => uniform_within_budget(
             schema,
             UniformFamily::Qr,
@@ -239,7 +273,7 @@ pub enum Event<'a> {
 
 /// One planned run of the sweep.
 struct Job {
-    method: &'static str,
+    method: String,
     budget: Option<u64>,
     seed: u64,
     which: Option<Method>,
@@ -250,7 +284,7 @@ fn jobs(cfg: &SweepConfig) -> Vec<Job> {
     for r in 0..cfg.repeats {
         let seed = cfg.seed + r;
         out.push(Job {
-            method: "full",
+            method: "full".into(),
             budget: None,
             seed,
             which: None,
@@ -279,7 +313,7 @@ fn record(job: &Job, plan: &Plan, schema: &Schema, report: &TrainReport) -> Resu
     let throughput =
         report.epochs.iter().map(|e| e.examples_per_s).sum::<f64>() / report.epochs.len() as f64;
     Ok(Run {
-        method: job.method.to_string(),
+        method: job.method.clone(),
         budget_bytes: job.budget,
         bytes: cost.bytes,
         params: cost.params,
@@ -310,11 +344,11 @@ pub fn sweep(
         on_event(Event::Start {
             index,
             total,
-            method: job.method,
+            method: &job.method,
             budget: job.budget,
             seed: job.seed,
         });
-        if results.contains(job.method, job.budget, job.seed) {
+        if results.contains(&job.method, job.budget, job.seed) {
             on_event(Event::Skipped);
             continue;
         }
@@ -323,7 +357,7 @@ pub fn sweep(
                 Some(plan) => plan,
                 None => {
                     on_event(Event::Infeasible {
-                        method: job.method,
+                        method: &job.method,
                         budget,
                     });
                     continue;
@@ -404,6 +438,16 @@ mod tests {
                 .unwrap()
                 .is_none()
         );
+    }
+
+    #[test]
+    fn method_names_round_trip() {
+        for name in Method::all_names() {
+            assert_eq!(Method::parse(&name).unwrap().name(), name);
+        }
+        assert!(Method::parse("only-hash-mult").is_err());
+        let e = Method::parse("only-crt-ad").unwrap_err().to_string();
+        assert!(e.contains("did you mean 'only-crt-add'"), "{e}");
     }
 
     #[test]

@@ -150,7 +150,7 @@ where
         results.schema, results.data
     );
     let mut chart = ChartBuilder::on(area)
-        .caption(title, ("sans-serif", 22))
+        .caption(title, ("sans-serif", 18))
         .margin(16)
         .x_label_area_size(48)
         .y_label_area_size(72)
@@ -267,7 +267,7 @@ where
         plan.name.as_deref().unwrap_or("plan")
     );
     let mut chart = ChartBuilder::on(area)
-        .caption(title, ("sans-serif", 22))
+        .caption(title, ("sans-serif", 18))
         .margin(16)
         .x_label_area_size(48)
         .y_label_area_size(84)

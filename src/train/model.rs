@@ -3,8 +3,9 @@
 //! and sparse updates, hand-written.
 //!
 //! Layout for speed: embedding tables are row-major `Vec<f32>`; dense weights live in one flat
-//! vector, each linear layer stored transposed (`in × out`) so the forward pass is a run of
-//! contiguous `axpy`s that the compiler vectorizes. A batch is cut into a fixed number of
+//! vector, each linear layer stored `in × out` (plus an `out × in` copy for the backward pass),
+//! so every pass accumulates contiguous blocks of outputs in vector registers (AVX2 + FMA when
+//! the CPU has them, chosen at run time). A batch is cut into a fixed number of
 //! shards (independent of the thread count); shards compute in parallel into their own
 //! workspaces and are reduced in shard order, so results are bit-identical on any number of
 //! threads. Embedding gradients are summed per row in example order and applied to those rows
@@ -676,7 +677,8 @@ impl Stepper {
     }
 
     /// Computes the gradients of the mean loss over `idx` (at most the batch size given to
-    /// [`Stepper::new`]). Returns the summed per-example loss; logits go to `logits`.
+    /// [`Stepper::new`]; more is a programming error and panics). Returns the summed
+    /// per-example loss; logits go to `logits`.
     pub fn compute(
         &mut self,
         model: &Model,
@@ -684,8 +686,14 @@ impl Stepper {
         idx: &[u32],
         logits: &mut [f32],
     ) -> f64 {
-        let scale = 1.0 / idx.len() as f32;
         let cap = self.shard_cap;
+        assert!(
+            idx.len() <= cap * SHARDS,
+            "a batch of {} examples given to a stepper made for {}",
+            idx.len(),
+            cap * SHARDS
+        );
+        let scale = 1.0 / idx.len() as f32;
         self.shards.par_iter_mut().enumerate().for_each(|(s, ws)| {
             let lo = (s * cap).min(idx.len());
             let hi = ((s + 1) * cap).min(idx.len());

@@ -1049,3 +1049,55 @@ fn dot<const FMA: bool>(a: &[f32], b: &[f32]) -> f32 {
     }
     acc[0] + tail
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::partition::Scheme;
+    use crate::plan::PlannedFeature;
+    use crate::schema::{Dtype, Optimizer};
+
+    /// The portable kernels and the fused (FMA) ones compute the same gradients up to rounding.
+    #[test]
+    fn portable_and_fused_kernels_agree() {
+        let features = vec![
+            PlannedFeature::new("a", 50, 8, Scheme::Qr { m: 7 }, Some(Combiner::Mult)).unwrap(),
+            PlannedFeature::new("b", 9, 8, Scheme::Full, None).unwrap(),
+        ];
+        let plan = Plan {
+            name: None,
+            dtype: Dtype::F32,
+            optimizer: Optimizer::Sgd,
+            features,
+            planner: None,
+        };
+        let cfg = ModelConfig {
+            interaction: Interaction::Dot,
+            top_mlp: vec![40, 20],
+            bottom_mlp: vec![20],
+            init: InitMode::Standard,
+            optimizer: TrainOptimizer::Sgd,
+        };
+        let model = Model::new(&plan, 3, &cfg, 4).unwrap();
+        let n = 20;
+        let split = Split {
+            ids: (0..n * 2).map(|i| (i * 7 % 9) as u32).collect(),
+            dense: (0..n * 3).map(|i| (i % 5) as f32 * 0.3).collect(),
+            labels: (0..n).map(|i| (i % 2) as f32).collect(),
+        };
+        let idx: Vec<u32> = (0..n as u32).collect();
+        let mut plain = Workspace::new(&model, n);
+        let mut fused = Workspace::new(&model, n);
+        model.forward_backward_impl::<false>(&split, &idx, 0.05, &mut plain);
+        model.forward_backward_impl::<true>(&split, &idx, 0.05, &mut fused);
+        let close = |a: &[f32], b: &[f32]| {
+            a.iter()
+                .zip(b)
+                .all(|(x, y)| (x - y).abs() <= 1e-5 + 1e-4 * x.abs())
+        };
+        assert!(close(&plain.logits, &fused.logits));
+        assert!(close(&plain.dparams, &fused.dparams));
+        assert!(close(&plain.tgrad, &fused.tgrad));
+        assert!(plain.dparams.iter().any(|&g| g != 0.0));
+    }
+}

@@ -309,20 +309,13 @@ impl Model {
             interaction: cfg.interaction,
             optimizer: cfg.optimizer,
         };
-        model.refresh_transposed();
+        transpose(
+            &model.bottom,
+            &model.top,
+            &model.params,
+            &mut model.params_t,
+        );
         Ok(model)
-    }
-
-    /// Re-derives `params_t` from `params` (after every dense update).
-    pub fn refresh_transposed(&mut self) {
-        for l in self.bottom.iter().chain(&self.top) {
-            let (inp, out, pad) = (l.inp, l.out, l.inp.next_multiple_of(LANES));
-            for i in 0..inp {
-                for o in 0..out {
-                    self.params_t[l.wt + o * pad + i] = self.params[l.w + i * out + o];
-                }
-            }
-        }
     }
 
     /// Bytes of embedding weights and of their optimizer state actually allocated.
@@ -703,75 +696,89 @@ impl Stepper {
             }
         });
         let mut loss = 0.0;
-        self.dparams.fill(0.0);
-        for (s, ws) in self.shards.iter().enumerate() {
-            if ws.n == 0 {
-                continue;
-            }
+        for (s, ws) in self.shards.iter().enumerate().filter(|(_, ws)| ws.n > 0) {
             loss += ws.loss;
-            add_into(&mut self.dparams, &ws.dparams);
             logits[s * cap..s * cap + ws.n].copy_from_slice(&ws.logits[..ws.n]);
         }
         loss
     }
 
+    /// The dense gradient of the last [`Stepper::compute`]: the shards' sums added in shard
+    /// order (fixed, so the same on any number of threads).
+    fn reduce_dense(shards: &[Workspace], dparams: &mut [f32]) {
+        dparams.fill(0.0);
+        for ws in shards.iter().filter(|ws| ws.n > 0) {
+            add_into(dparams, &ws.dparams);
+        }
+    }
+
     /// Applies the gradients of the last [`Stepper::compute`] with learning rate `lr`.
     pub fn apply(&mut self, model: &mut Model, lr: f32) {
         let opt = model.optimizer;
-        update_dense(
-            opt,
-            lr,
-            &mut model.params,
-            &mut model.param_state,
-            &self.dparams,
-        );
-        model.refresh_transposed();
-        let (shards, cap, gw) = (&self.shards, self.shard_cap, model.grad_width);
-        let ns = model.slots.len();
-        let slots = &model.slots;
-        model
-            .tables
-            .par_iter_mut()
-            .zip(self.keys.par_iter_mut())
-            .zip(self.grad_sum.par_iter_mut())
-            .enumerate()
-            .for_each(|(t, ((table, keys), sum))| {
-                collect_keys(shards, cap, ns, t, keys);
-                let off = slots[t].grad_offset;
-                let dim = table.dim;
-                let grad = |key: u64| {
-                    let pos = key as u32 as usize;
-                    let (s, b) = (pos / cap, pos % cap);
-                    &shards[s].tgrad[b * gw + off..b * gw + off + dim]
-                };
-                let state_per_row = table.state.len() / table.rows.max(1);
-                for &k in keys.iter() {
-                    let r = (k >> 32) as usize;
-                    prefetch(&table.weights[r * dim..]);
-                    if state_per_row > 0 {
-                        prefetch(&table.state[r * state_per_row..]);
-                    }
-                }
-                let mut i = 0;
-                while i < keys.len() {
-                    let row = keys[i] >> 32;
-                    sum.copy_from_slice(grad(keys[i]));
-                    let mut j = i + 1;
-                    while j < keys.len() && keys[j] >> 32 == row {
-                        add_into(sum, grad(keys[j]));
-                        j += 1;
-                    }
-                    let r = row as usize;
-                    let w = &mut table.weights[r * dim..(r + 1) * dim];
-                    let state: &mut [f32] = match opt {
-                        TrainOptimizer::Sgd => &mut [],
-                        TrainOptimizer::Adagrad => &mut table.state[r * dim..(r + 1) * dim],
-                        TrainOptimizer::RowwiseAdagrad => &mut table.state[r..r + 1],
+        let Model {
+            tables,
+            params,
+            param_state,
+            params_t,
+            slots,
+            bottom,
+            top,
+            grad_width,
+            ..
+        } = model;
+        let (shards, cap, gw, ns) = (&self.shards, self.shard_cap, *grad_width, slots.len());
+        let dparams = &mut self.dparams;
+        // The dense update runs beside the embedding updates: they touch disjoint memory.
+        let dense = || {
+            Stepper::reduce_dense(shards, dparams);
+            update_dense(opt, lr, params, param_state, dparams);
+            transpose(bottom, top, params, params_t);
+        };
+        let embeddings = || {
+            tables
+                .par_iter_mut()
+                .zip(self.keys.par_iter_mut())
+                .zip(self.grad_sum.par_iter_mut())
+                .enumerate()
+                .for_each(|(t, ((table, keys), sum))| {
+                    collect_keys(shards, cap, ns, t, keys);
+                    let off = slots[t].grad_offset;
+                    let dim = table.dim;
+                    let grad = |key: u64| {
+                        let pos = key as u32 as usize;
+                        let (s, b) = (pos / cap, pos % cap);
+                        &shards[s].tgrad[b * gw + off..b * gw + off + dim]
                     };
-                    update_row(opt, lr, w, state, sum);
-                    i = j;
-                }
-            });
+                    let state_per_row = table.state.len() / table.rows.max(1);
+                    for &k in keys.iter() {
+                        let r = (k >> 32) as usize;
+                        prefetch(&table.weights[r * dim..]);
+                        if state_per_row > 0 {
+                            prefetch(&table.state[r * state_per_row..]);
+                        }
+                    }
+                    let mut i = 0;
+                    while i < keys.len() {
+                        let row = keys[i] >> 32;
+                        sum.copy_from_slice(grad(keys[i]));
+                        let mut j = i + 1;
+                        while j < keys.len() && keys[j] >> 32 == row {
+                            add_into(sum, grad(keys[j]));
+                            j += 1;
+                        }
+                        let r = row as usize;
+                        let w = &mut table.weights[r * dim..(r + 1) * dim];
+                        let state: &mut [f32] = match opt {
+                            TrainOptimizer::Sgd => &mut [],
+                            TrainOptimizer::Adagrad => &mut table.state[r * dim..(r + 1) * dim],
+                            TrainOptimizer::RowwiseAdagrad => &mut table.state[r..r + 1],
+                        };
+                        update_row(opt, lr, w, state, sum);
+                        i = j;
+                    }
+                });
+        };
+        rayon::join(dense, embeddings);
     }
 
     /// The summed embedding gradient of every touched row of table `t` after
@@ -795,8 +802,22 @@ impl Stepper {
     }
 
     /// The dense gradient of the last [`Stepper::compute`] (for tests).
-    pub fn dense_gradients(&self) -> &[f32] {
-        &self.dparams
+    pub fn dense_gradients(&self) -> Vec<f32> {
+        let mut out = vec![0.0; self.dparams.len()];
+        Stepper::reduce_dense(&self.shards, &mut out);
+        out
+    }
+}
+
+/// Writes every layer's weights, `inp × out` in `params`, as `out × inp_pad` into `params_t`.
+fn transpose(bottom: &[Linear], top: &[Linear], params: &[f32], params_t: &mut [f32]) {
+    for l in bottom.iter().chain(top) {
+        let (inp, out, pad) = (l.inp, l.out, l.inp.next_multiple_of(LANES));
+        for i in 0..inp {
+            for o in 0..out {
+                params_t[l.wt + o * pad + i] = params[l.w + i * out + o];
+            }
+        }
     }
 }
 

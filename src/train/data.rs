@@ -33,13 +33,11 @@ impl Split {
         self.labels.is_empty()
     }
 
-    /// The examples `order` (indices into this split), in that order.
-    pub fn gather(&self, order: &[u32], n_features: usize, n_dense: usize) -> Split {
-        let mut out = Split {
-            ids: Vec::with_capacity(order.len() * n_features),
-            dense: Vec::with_capacity(order.len() * n_dense),
-            labels: Vec::with_capacity(order.len()),
-        };
+    /// Replaces `out` by the examples `order` (indices into this split), in that order.
+    pub fn gather_into(&self, order: &[u32], n_features: usize, n_dense: usize, out: &mut Split) {
+        out.ids.clear();
+        out.dense.clear();
+        out.labels.clear();
         for &i in order {
             let i = i as usize;
             out.ids
@@ -48,7 +46,6 @@ impl Split {
                 .extend_from_slice(&self.dense[i * n_dense..(i + 1) * n_dense]);
             out.labels.push(self.labels[i]);
         }
-        out
     }
 
     /// Moves the last `count` examples into a new split (a tail split keeps file order, as

@@ -17,7 +17,7 @@ use embplan::init::InitMode;
 use embplan::partition::{Combiner, Scheme};
 use embplan::plan::{Plan, PlannedFeature};
 use embplan::schema::{Dtype, Optimizer};
-use embplan::train::data::{TableOptions, read_table};
+use embplan::train::data::{FileSource, Format, load_files};
 use embplan::train::{self, Dataset, FeatureSpec, Model, TrainConfig};
 
 /// Features with at most this many categories keep full tables (the peer's --threshold).
@@ -67,18 +67,15 @@ fn load(prefix: &str, cards: &[u64]) -> Result<Dataset> {
             cardinality: n,
         })
         .collect();
-    let read = |split: &str| {
-        let path = PathBuf::from(format!("{prefix}_{split}.tsv"));
-        read_table(&path, &specs, TableOptions::for_path(&path, false, false))
+    let source = FileSource {
+        train: format!("{prefix}_train.tsv").into(),
+        valid: Some(format!("{prefix}_valid.tsv").into()),
+        valid_frac: 0.1,
+        format: Format::Tsv,
+        header: false,
+        ignore_extra_columns: false,
     };
-    Ok(Dataset {
-        name: prefix.into(),
-        n_features: cards.len(),
-        n_dense: 0,
-        train: read("train")?,
-        valid: read("valid")?,
-        teacher_valid: None,
-    })
+    load_files(&specs, &source)
 }
 
 /// Median time of a training step (batch 256, 2 threads) of the reference model whose first

@@ -1,7 +1,7 @@
 //! `embplan train`: validate a plan by training a click model with it.
 
 use std::io::{IsTerminal, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Result, bail};
@@ -12,7 +12,7 @@ use crate::plan::{InputKind, Plan};
 use crate::report::{align_right, new_table};
 use crate::schema::{Dtype, Schema};
 use crate::size::{format_iec, group_thousands};
-use crate::train::data::{self, CriteoDictionaries, TableOptions};
+use crate::train::data::{self, FileSource, Format};
 use crate::train::synthetic::{self, SyntheticConfig};
 use crate::train::{
     Dataset, EpochReport, Interaction, ModelConfig, Observer, TrainConfig, TrainOptimizer,
@@ -208,7 +208,6 @@ pub fn run(args: Args) -> Result<ExitCode> {
 
 fn load_data(args: &Args, plan: &Plan, kind: InputKind) -> Result<Dataset> {
     let specs = feature_specs(plan);
-    data::check_cardinalities(&specs)?;
     if args.data == "synthetic" {
         if args.valid.is_some() || args.valid_frac.is_some() {
             bail!(
@@ -243,59 +242,29 @@ fn load_data(args: &Args, plan: &Plan, kind: InputKind) -> Result<Dataset> {
         );
     }
     let path = PathBuf::from(&args.data);
-    let format = args.format.clone().unwrap_or_else(|| {
-        if TableOptions::for_path(&path, true, false).delimiter == ',' {
-            "csv".into()
-        } else {
-            "tsv".into()
-        }
-    });
-    let (mut train, valid, n_dense) = if format == "criteo" {
-        let mut dicts = CriteoDictionaries::default();
-        let train = data::read_criteo(&path, &specs, &mut dicts)?;
-        let valid = match &args.valid {
-            Some(v) => Some(data::read_criteo(v, &specs, &mut dicts)?),
-            None => None,
-        };
-        let files = match &args.valid {
-            Some(v) => format!("'{}' and '{}'", path.display(), v.display()),
-            None => format!("'{}'", path.display()),
-        };
-        dicts.check(&specs, &files)?;
-        (train, valid, data::CRITEO_DENSE)
-    } else {
-        let opts = |p: &Path| TableOptions {
-            delimiter: if format == "csv" { ',' } else { '\t' },
-            ..TableOptions::for_path(p, !args.no_header, args.ignore_extra_columns)
-        };
-        let train = data::read_table(&path, &specs, opts(&path))?;
-        let valid = match &args.valid {
-            Some(v) => Some(data::read_table(v, &specs, opts(v))?),
-            None => None,
-        };
-        (train, valid, 0)
+    let format = match args.format.as_deref() {
+        Some("criteo") => Format::Criteo,
+        Some("csv") => Format::Csv,
+        Some(_) => Format::Tsv,
+        None => Format::for_path(&path),
     };
-    let valid = match valid {
-        Some(v) => v,
-        None => {
-            let frac = args.valid_frac.unwrap_or(0.1);
-            if !(frac > 0.0 && frac < 1.0) {
-                bail!(
-                    "--valid-frac: expected a fraction between 0 and 1 (exclusive), found {frac}"
-                );
-            }
-            let count = ((train.len() as f64) * frac).ceil() as usize;
-            train.split_off_tail(count, specs.len(), n_dense)
-        }
-    };
-    Ok(Dataset {
-        name: args.data.clone(),
-        n_features: specs.len(),
-        n_dense,
-        train,
-        valid,
-        teacher_valid: None,
-    })
+    if args.valid_frac.is_some_and(|f| !(f > 0.0 && f < 1.0)) {
+        bail!(
+            "--valid-frac: expected a fraction between 0 and 1 (exclusive), found {}",
+            args.valid_frac.unwrap_or_default()
+        );
+    }
+    data::load_files(
+        &specs,
+        &FileSource {
+            train: path,
+            valid: args.valid.clone(),
+            valid_frac: args.valid_frac.unwrap_or(0.1),
+            format,
+            header: !args.no_header,
+            ignore_extra_columns: args.ignore_extra_columns,
+        },
+    )
 }
 
 /// A progress bar on a terminal (hidden otherwise) and per-epoch lines on stderr.

@@ -190,6 +190,10 @@ fn header_columns(
             Column::Feature(f)
         } else if opts.ignore_extra_columns {
             Column::Ignored
+        } else if name.parse::<f64>().is_ok() {
+            bail!(
+                "{origin}:1:{col}: expected a header naming 'label' and the plan's features, found the number '{name}': pass --no-header if the file starts with data"
+            );
         } else {
             let hint = crate::source::closest(
                 name,

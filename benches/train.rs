@@ -2,9 +2,9 @@
 //! configuration (D 16, batch 256, Adagrad lr 0.05, 2 threads, 2 epochs), for the peer's
 //! choices, plus a step-time check of a 10,000,000-row full table against a 10,000-row one.
 //!
-//! Run the peer in the same session for the ratio (see ../shared/bench/README.md):
-//! `/tmp/torchvenv/bin/python torch_ref.py --dataset tsv --tsv-prefix ../data/synthetic
-//!  --epochs 2 --threads 2 --choices full,hash:4,qr-mult:4,qr-add:4,qr-concat:4`
+//! When the PyTorch reference peer is installed (see ../shared/bench/README.md), each choice
+//! runs on it first and then on embplan, and a ratio row follows: on a shared machine only
+//! figures measured side by side compare.
 //! Environment: `EMBPLAN_BENCH_DATA` (TSV prefix, default /work/shared/data/synthetic),
 //! `EMBPLAN_BENCH_CHOICES` (comma list), `EMBPLAN_BENCH_EPOCHS`, `EMBPLAN_BENCH_THREADS`,
 //! `EMBPLAN_BENCH_NO_STEP` (skip the step-time check).
@@ -17,7 +17,7 @@ use embplan::init::InitMode;
 use embplan::partition::{Combiner, Scheme};
 use embplan::plan::{Plan, PlannedFeature};
 use embplan::schema::{Dtype, Optimizer};
-use embplan::train::data::{TableOptions, read_table};
+use embplan::train::data::{FileSource, Format, load_files};
 use embplan::train::{self, Dataset, FeatureSpec, Model, TrainConfig};
 
 /// Features with at most this many categories keep full tables (the peer's --threshold).
@@ -67,18 +67,15 @@ fn load(prefix: &str, cards: &[u64]) -> Result<Dataset> {
             cardinality: n,
         })
         .collect();
-    let read = |split: &str| {
-        let path = PathBuf::from(format!("{prefix}_{split}.tsv"));
-        read_table(&path, &specs, TableOptions::for_path(&path, false, false))
+    let source = FileSource {
+        train: format!("{prefix}_train.tsv").into(),
+        valid: Some(format!("{prefix}_valid.tsv").into()),
+        valid_frac: 0.1,
+        format: Format::Tsv,
+        header: false,
+        ignore_extra_columns: false,
     };
-    Ok(Dataset {
-        name: prefix.into(),
-        n_features: cards.len(),
-        n_dense: 0,
-        train: read("train")?,
-        valid: read("valid")?,
-        teacher_valid: None,
-    })
+    load_files(&specs, &source)
 }
 
 /// Median time of a training step (batch 256, 2 threads) of the reference model whose first
@@ -122,6 +119,98 @@ fn step_time(rows: u64) -> Result<f64> {
     })
 }
 
+/// One program's figures for one choice.
+struct Figures {
+    params: u64,
+    examples_per_s: f64,
+    median_step: f64,
+    logloss: Vec<f64>,
+    auc: f64,
+}
+
+impl Figures {
+    fn last_logloss(&self) -> f64 {
+        self.logloss.last().copied().unwrap_or(f64::NAN)
+    }
+
+    fn row(&self, choice: &str, program: &str) -> String {
+        let by_epoch: Vec<String> = self.logloss.iter().map(|l| format!("{l:.4}")).collect();
+        format!(
+            "| {choice} | {program} | {} | {:.0} | {:.0} | {:.4} | {:.4} | {} |",
+            self.params,
+            self.examples_per_s,
+            self.median_step,
+            self.last_logloss(),
+            self.auc,
+            by_epoch.join(" ")
+        )
+    }
+}
+
+/// The reference peer's command line, when its Python is there (`EMBPLAN_BENCH_PEER_PYTHON`,
+/// default /tmp/torchvenv/bin/python; `EMBPLAN_BENCH_PEER_SCRIPT`, default
+/// /work/shared/bench/torch_ref.py; `EMBPLAN_BENCH_NO_PEER` skips it).
+fn peer_command(prefix: &str, epochs: usize, threads: usize) -> Option<Vec<String>> {
+    if std::env::var_os("EMBPLAN_BENCH_NO_PEER").is_some() {
+        return None;
+    }
+    let python = std::env::var("EMBPLAN_BENCH_PEER_PYTHON")
+        .unwrap_or_else(|_| "/tmp/torchvenv/bin/python".into());
+    let script = std::env::var("EMBPLAN_BENCH_PEER_SCRIPT")
+        .unwrap_or_else(|_| "/work/shared/bench/torch_ref.py".into());
+    if !PathBuf::from(&python).exists() || !PathBuf::from(&script).exists() {
+        println!("# peer not run: {python} or {script} missing");
+        return None;
+    }
+    Some(
+        [
+            python.as_str(),
+            &script,
+            "--dataset",
+            "tsv",
+            "--tsv-prefix",
+            prefix,
+            "--epochs",
+            &epochs.to_string(),
+            "--threads",
+            &threads.to_string(),
+        ]
+        .map(String::from)
+        .to_vec(),
+    )
+}
+
+/// Runs the peer on one choice and reads its JSON results.
+fn run_peer(cmd: &[String], choice: &str) -> Result<Figures> {
+    let dir = tempfile::tempdir()?;
+    let out = dir.path().join("peer.json");
+    let status = std::process::Command::new(&cmd[0])
+        .args(&cmd[1..])
+        .args(["--choices", choice, "--json-out"])
+        .arg(&out)
+        .stdout(std::process::Stdio::null())
+        .status()
+        .with_context(|| format!("cannot run {}", cmd[0]))?;
+    if !status.success() {
+        bail!("the peer failed on {choice}: {status}");
+    }
+    let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&out)?)?;
+    let r = &json["results"][0];
+    let num = |v: &serde_json::Value| v.as_f64().context("peer JSON: expected a number");
+    Ok(Figures {
+        params: r["emb_params"].as_u64().context("peer JSON: emb_params")?,
+        examples_per_s: num(&r["examples_per_s"])?,
+        median_step: num(&r["examples_per_s_median_step"])?,
+        logloss: r["epochs"]
+            .as_array()
+            .context("peer JSON: epochs")?
+            .iter()
+            .map(|e| num(&e["val_logloss"]))
+            .collect::<Result<_>>()?,
+        auc: num(&r["val_auc"])?,
+    })
+}
+
 fn main() -> Result<()> {
     // `cargo bench` passes --bench; any other argument filters nothing here.
     let prefix = std::env::var("EMBPLAN_BENCH_DATA")
@@ -150,11 +239,20 @@ fn main() -> Result<()> {
         data.valid.len(),
         t.elapsed().as_secs_f64()
     );
+    let peer = peer_command(&prefix, epochs, threads);
     println!(
-        "| choice | emb params | examples/s | ex/s (median step) | val logloss | val AUC | val logloss by epoch |"
+        "| choice | program | emb params | examples/s | ex/s (median step) | val logloss | val AUC | val logloss by epoch |"
     );
-    println!("|---|---:|---:|---:|---:|---:|---|");
+    println!("|---|---|---:|---:|---:|---:|---:|---|");
     for choice in choices.split(',').map(str::trim).filter(|c| !c.is_empty()) {
+        // The peer first, then embplan, choice by choice: both see the same machine load.
+        let theirs = match &peer {
+            Some(cmd) => Some(run_peer(cmd, choice)?),
+            None => None,
+        };
+        if let Some(t) = &theirs {
+            println!("{}", t.row(choice, "torch"));
+        }
         let (plan, init) = choice_plan(choice, &cards, 16)?;
         let mut cfg = TrainConfig {
             epochs,
@@ -163,28 +261,30 @@ fn main() -> Result<()> {
         };
         cfg.model.init = init;
         let r = train::train(&plan, &data, &cfg)?;
-        let last = r.epochs.last().context("no epochs")?;
-        let ex_s: f64 = r.train_examples as f64 * r.epochs.len() as f64
-            / r.epochs.iter().map(|e| e.train_seconds).sum::<f64>();
-        // The epochs' median-step figures, averaged.
-        let median = r
-            .epochs
-            .iter()
-            .map(|e| e.examples_per_s_median_step)
-            .sum::<f64>()
-            / r.epochs.len() as f64;
-        let by_epoch: Vec<String> = r
-            .epochs
-            .iter()
-            .map(|e| format!("{:.4}", e.valid.logloss))
-            .collect();
-        println!(
-            "| {choice} | {} | {ex_s:.0} | {median:.0} | {:.4} | {:.4} | {} |",
-            plan.costs()?.total.params,
-            last.valid.logloss,
-            last.valid.auc,
-            by_epoch.join(" ")
-        );
+        let ours = Figures {
+            params: plan.costs()?.total.params,
+            examples_per_s: r.train_examples as f64 * r.epochs.len() as f64
+                / r.epochs.iter().map(|e| e.train_seconds).sum::<f64>(),
+            // The epochs' median-step figures, averaged.
+            median_step: r
+                .epochs
+                .iter()
+                .map(|e| e.examples_per_s_median_step)
+                .sum::<f64>()
+                / r.epochs.len() as f64,
+            logloss: r.epochs.iter().map(|e| e.valid.logloss).collect(),
+            auc: r.epochs.last().context("no epochs")?.valid.auc,
+        };
+        println!("{}", ours.row(choice, "embplan"));
+        if let Some(t) = &theirs {
+            println!(
+                "| {choice} | ratio | | {:.2}× | {:.2}× | {:+.4} | {:+.4} | |",
+                ours.examples_per_s / t.examples_per_s,
+                ours.median_step / t.median_step,
+                ours.last_logloss() - t.last_logloss(),
+                ours.auc - t.auc
+            );
+        }
     }
     if std::env::var_os("EMBPLAN_BENCH_NO_STEP").is_some() {
         return Ok(());

@@ -9,7 +9,8 @@ use crate::plan::Plan;
 use crate::schema::Dtype;
 use crate::train::{Interaction, ModelConfig, TrainConfig, TrainOptimizer};
 
-use crate::train::source::{DataSource, FileFormat};
+use crate::train::data::Format;
+use crate::train::source::DataSource;
 
 /// Where the training and validation data come from.
 #[derive(Debug, Clone, clap::Args)]
@@ -60,9 +61,9 @@ impl DataArgs {
             valid: self.valid.clone(),
             valid_frac: self.valid_frac,
             format: self.format.as_deref().map(|f| match f {
-                "csv" => FileFormat::Csv,
-                "criteo" => FileFormat::Criteo,
-                _ => FileFormat::Tsv,
+                "csv" => Format::Csv,
+                "criteo" => Format::Criteo,
+                _ => Format::Tsv,
             }),
             no_header: self.no_header,
             ignore_extra_columns: self.ignore_extra_columns,

@@ -33,13 +33,11 @@ impl Split {
         self.labels.is_empty()
     }
 
-    /// The examples `order` (indices into this split), in that order.
-    pub fn gather(&self, order: &[u32], n_features: usize, n_dense: usize) -> Split {
-        let mut out = Split {
-            ids: Vec::with_capacity(order.len() * n_features),
-            dense: Vec::with_capacity(order.len() * n_dense),
-            labels: Vec::with_capacity(order.len()),
-        };
+    /// Replaces `out` by the examples `order` (indices into this split), in that order.
+    pub fn gather_into(&self, order: &[u32], n_features: usize, n_dense: usize, out: &mut Split) {
+        out.ids.clear();
+        out.dense.clear();
+        out.labels.clear();
         for &i in order {
             let i = i as usize;
             out.ids
@@ -48,7 +46,6 @@ impl Split {
                 .extend_from_slice(&self.dense[i * n_dense..(i + 1) * n_dense]);
             out.labels.push(self.labels[i]);
         }
-        out
     }
 
     /// Moves the last `count` examples into a new split (a tail split keeps file order, as
@@ -193,6 +190,10 @@ fn header_columns(
             Column::Feature(f)
         } else if opts.ignore_extra_columns {
             Column::Ignored
+        } else if name.parse::<f64>().is_ok() {
+            bail!(
+                "{origin}:1:{col}: expected a header naming 'label' and the plan's features, found the number '{name}': pass --no-header if the file starts with data"
+            );
         } else {
             let hint = crate::source::closest(
                 name,
@@ -325,6 +326,97 @@ pub fn check_cardinalities(features: &[FeatureSpec]) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// Layout of a data file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// Tab-separated label and ids.
+    Tsv,
+    /// Comma-separated label and ids.
+    Csv,
+    /// Criteo: label, 13 integers, 26 hex strings, tab-separated.
+    Criteo,
+}
+
+impl Format {
+    /// Csv for names ending in `.csv`, else Tsv.
+    pub fn for_path(path: &Path) -> Format {
+        if TableOptions::for_path(path, true, false).delimiter == ',' {
+            Format::Csv
+        } else {
+            Format::Tsv
+        }
+    }
+}
+
+/// Where the training and validation examples of a file data set come from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FileSource {
+    /// Training file.
+    pub train: std::path::PathBuf,
+    /// Validation file; without one, the last `valid_frac` of the training file.
+    pub valid: Option<std::path::PathBuf>,
+    /// Share of the training file's last lines held out when there is no validation file.
+    pub valid_frac: f64,
+    /// File layout.
+    pub format: Format,
+    /// TSV/CSV: whether the first line names the columns.
+    pub header: bool,
+    /// TSV/CSV: skip header columns that are neither `label` nor a feature.
+    pub ignore_extra_columns: bool,
+}
+
+/// Reads a file data set for `features`.
+pub fn load_files(features: &[FeatureSpec], src: &FileSource) -> Result<Dataset> {
+    check_cardinalities(features)?;
+    let path = &src.train;
+    let (mut train, valid, n_dense) = if src.format == Format::Criteo {
+        let mut dicts = CriteoDictionaries::default();
+        let train = read_criteo(path, features, &mut dicts)?;
+        let valid = match &src.valid {
+            Some(v) => Some(read_criteo(v, features, &mut dicts)?),
+            None => None,
+        };
+        let files = match &src.valid {
+            Some(v) => format!("'{}' and '{}'", path.display(), v.display()),
+            None => format!("'{}'", path.display()),
+        };
+        dicts.check(features, &files)?;
+        (train, valid, CRITEO_DENSE)
+    } else {
+        let opts = |p: &Path| TableOptions {
+            delimiter: if src.format == Format::Csv { ',' } else { '\t' },
+            ..TableOptions::for_path(p, src.header, src.ignore_extra_columns)
+        };
+        let train = read_table(path, features, opts(path))?;
+        let valid = match &src.valid {
+            Some(v) => Some(read_table(v, features, opts(v))?),
+            None => None,
+        };
+        (train, valid, 0)
+    };
+    let valid = match valid {
+        Some(v) => v,
+        None => {
+            let frac = src.valid_frac;
+            if !(frac > 0.0 && frac < 1.0) {
+                bail!(
+                    "validation fraction: expected a number between 0 and 1 (exclusive), found {frac}"
+                );
+            }
+            let count = ((train.len() as f64) * frac).ceil() as usize;
+            train.split_off_tail(count, features.len(), n_dense)
+        }
+    };
+    Ok(Dataset {
+        name: path.display().to_string(),
+        n_features: features.len(),
+        n_dense,
+        train,
+        valid,
+        teacher_valid: None,
+    })
 }
 
 /// Number of integer (dense) columns in the Criteo format.

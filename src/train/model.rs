@@ -3,8 +3,9 @@
 //! and sparse updates, hand-written.
 //!
 //! Layout for speed: embedding tables are row-major `Vec<f32>`; dense weights live in one flat
-//! vector, each linear layer stored transposed (`in × out`) so the forward pass is a run of
-//! contiguous `axpy`s that the compiler vectorizes. A batch is cut into a fixed number of
+//! vector, each linear layer stored `in × out` (plus an `out × in` copy for the backward pass),
+//! so every pass accumulates contiguous blocks of outputs in vector registers (AVX2 + FMA when
+//! the CPU has them, chosen at run time). A batch is cut into a fixed number of
 //! shards (independent of the thread count); shards compute in parallel into their own
 //! workspaces and are reduced in shard order, so results are bit-identical on any number of
 //! threads. Embedding gradients are summed per row in example order and applied to those rows
@@ -308,20 +309,13 @@ impl Model {
             interaction: cfg.interaction,
             optimizer: cfg.optimizer,
         };
-        model.refresh_transposed();
+        transpose(
+            &model.bottom,
+            &model.top,
+            &model.params,
+            &mut model.params_t,
+        );
         Ok(model)
-    }
-
-    /// Re-derives `params_t` from `params` (after every dense update).
-    pub fn refresh_transposed(&mut self) {
-        for l in self.bottom.iter().chain(&self.top) {
-            let (inp, out, pad) = (l.inp, l.out, l.inp.next_multiple_of(LANES));
-            for i in 0..inp {
-                for o in 0..out {
-                    self.params_t[l.wt + o * pad + i] = self.params[l.w + i * out + o];
-                }
-            }
-        }
     }
 
     /// Bytes of embedding weights and of their optimizer state actually allocated.
@@ -676,7 +670,8 @@ impl Stepper {
     }
 
     /// Computes the gradients of the mean loss over `idx` (at most the batch size given to
-    /// [`Stepper::new`]). Returns the summed per-example loss; logits go to `logits`.
+    /// [`Stepper::new`]; more is a programming error and panics). Returns the summed
+    /// per-example loss; logits go to `logits`.
     pub fn compute(
         &mut self,
         model: &Model,
@@ -684,8 +679,14 @@ impl Stepper {
         idx: &[u32],
         logits: &mut [f32],
     ) -> f64 {
-        let scale = 1.0 / idx.len() as f32;
         let cap = self.shard_cap;
+        assert!(
+            idx.len() <= cap * SHARDS,
+            "a batch of {} examples given to a stepper made for {}",
+            idx.len(),
+            cap * SHARDS
+        );
+        let scale = 1.0 / idx.len() as f32;
         self.shards.par_iter_mut().enumerate().for_each(|(s, ws)| {
             let lo = (s * cap).min(idx.len());
             let hi = ((s + 1) * cap).min(idx.len());
@@ -695,75 +696,89 @@ impl Stepper {
             }
         });
         let mut loss = 0.0;
-        self.dparams.fill(0.0);
-        for (s, ws) in self.shards.iter().enumerate() {
-            if ws.n == 0 {
-                continue;
-            }
+        for (s, ws) in self.shards.iter().enumerate().filter(|(_, ws)| ws.n > 0) {
             loss += ws.loss;
-            add_into(&mut self.dparams, &ws.dparams);
             logits[s * cap..s * cap + ws.n].copy_from_slice(&ws.logits[..ws.n]);
         }
         loss
     }
 
+    /// The dense gradient of the last [`Stepper::compute`]: the shards' sums added in shard
+    /// order (fixed, so the same on any number of threads).
+    fn reduce_dense(shards: &[Workspace], dparams: &mut [f32]) {
+        dparams.fill(0.0);
+        for ws in shards.iter().filter(|ws| ws.n > 0) {
+            add_into(dparams, &ws.dparams);
+        }
+    }
+
     /// Applies the gradients of the last [`Stepper::compute`] with learning rate `lr`.
     pub fn apply(&mut self, model: &mut Model, lr: f32) {
         let opt = model.optimizer;
-        update_dense(
-            opt,
-            lr,
-            &mut model.params,
-            &mut model.param_state,
-            &self.dparams,
-        );
-        model.refresh_transposed();
-        let (shards, cap, gw) = (&self.shards, self.shard_cap, model.grad_width);
-        let ns = model.slots.len();
-        let slots = &model.slots;
-        model
-            .tables
-            .par_iter_mut()
-            .zip(self.keys.par_iter_mut())
-            .zip(self.grad_sum.par_iter_mut())
-            .enumerate()
-            .for_each(|(t, ((table, keys), sum))| {
-                collect_keys(shards, cap, ns, t, keys);
-                let off = slots[t].grad_offset;
-                let dim = table.dim;
-                let grad = |key: u64| {
-                    let pos = key as u32 as usize;
-                    let (s, b) = (pos / cap, pos % cap);
-                    &shards[s].tgrad[b * gw + off..b * gw + off + dim]
-                };
-                let state_per_row = table.state.len() / table.rows.max(1);
-                for &k in keys.iter() {
-                    let r = (k >> 32) as usize;
-                    prefetch(&table.weights[r * dim..]);
-                    if state_per_row > 0 {
-                        prefetch(&table.state[r * state_per_row..]);
-                    }
-                }
-                let mut i = 0;
-                while i < keys.len() {
-                    let row = keys[i] >> 32;
-                    sum.copy_from_slice(grad(keys[i]));
-                    let mut j = i + 1;
-                    while j < keys.len() && keys[j] >> 32 == row {
-                        add_into(sum, grad(keys[j]));
-                        j += 1;
-                    }
-                    let r = row as usize;
-                    let w = &mut table.weights[r * dim..(r + 1) * dim];
-                    let state: &mut [f32] = match opt {
-                        TrainOptimizer::Sgd => &mut [],
-                        TrainOptimizer::Adagrad => &mut table.state[r * dim..(r + 1) * dim],
-                        TrainOptimizer::RowwiseAdagrad => &mut table.state[r..r + 1],
+        let Model {
+            tables,
+            params,
+            param_state,
+            params_t,
+            slots,
+            bottom,
+            top,
+            grad_width,
+            ..
+        } = model;
+        let (shards, cap, gw, ns) = (&self.shards, self.shard_cap, *grad_width, slots.len());
+        let dparams = &mut self.dparams;
+        // The dense update runs beside the embedding updates: they touch disjoint memory.
+        let dense = || {
+            Stepper::reduce_dense(shards, dparams);
+            update_dense(opt, lr, params, param_state, dparams);
+            transpose(bottom, top, params, params_t);
+        };
+        let embeddings = || {
+            tables
+                .par_iter_mut()
+                .zip(self.keys.par_iter_mut())
+                .zip(self.grad_sum.par_iter_mut())
+                .enumerate()
+                .for_each(|(t, ((table, keys), sum))| {
+                    collect_keys(shards, cap, ns, t, keys);
+                    let off = slots[t].grad_offset;
+                    let dim = table.dim;
+                    let grad = |key: u64| {
+                        let pos = key as u32 as usize;
+                        let (s, b) = (pos / cap, pos % cap);
+                        &shards[s].tgrad[b * gw + off..b * gw + off + dim]
                     };
-                    update_row(opt, lr, w, state, sum);
-                    i = j;
-                }
-            });
+                    let state_per_row = table.state.len() / table.rows.max(1);
+                    for &k in keys.iter() {
+                        let r = (k >> 32) as usize;
+                        prefetch(&table.weights[r * dim..]);
+                        if state_per_row > 0 {
+                            prefetch(&table.state[r * state_per_row..]);
+                        }
+                    }
+                    let mut i = 0;
+                    while i < keys.len() {
+                        let row = keys[i] >> 32;
+                        sum.copy_from_slice(grad(keys[i]));
+                        let mut j = i + 1;
+                        while j < keys.len() && keys[j] >> 32 == row {
+                            add_into(sum, grad(keys[j]));
+                            j += 1;
+                        }
+                        let r = row as usize;
+                        let w = &mut table.weights[r * dim..(r + 1) * dim];
+                        let state: &mut [f32] = match opt {
+                            TrainOptimizer::Sgd => &mut [],
+                            TrainOptimizer::Adagrad => &mut table.state[r * dim..(r + 1) * dim],
+                            TrainOptimizer::RowwiseAdagrad => &mut table.state[r..r + 1],
+                        };
+                        update_row(opt, lr, w, state, sum);
+                        i = j;
+                    }
+                });
+        };
+        rayon::join(dense, embeddings);
     }
 
     /// The summed embedding gradient of every touched row of table `t` after
@@ -787,8 +802,22 @@ impl Stepper {
     }
 
     /// The dense gradient of the last [`Stepper::compute`] (for tests).
-    pub fn dense_gradients(&self) -> &[f32] {
-        &self.dparams
+    pub fn dense_gradients(&self) -> Vec<f32> {
+        let mut out = vec![0.0; self.dparams.len()];
+        Stepper::reduce_dense(&self.shards, &mut out);
+        out
+    }
+}
+
+/// Writes every layer's weights, `inp × out` in `params`, as `out × inp_pad` into `params_t`.
+fn transpose(bottom: &[Linear], top: &[Linear], params: &[f32], params_t: &mut [f32]) {
+    for l in bottom.iter().chain(top) {
+        let (inp, out, pad) = (l.inp, l.out, l.inp.next_multiple_of(LANES));
+        for i in 0..inp {
+            for o in 0..out {
+                params_t[l.wt + o * pad + i] = params[l.w + i * out + o];
+            }
+        }
     }
 }
 
@@ -1040,4 +1069,56 @@ fn dot<const FMA: bool>(a: &[f32], b: &[f32]) -> f32 {
         width /= 2;
     }
     acc[0] + tail
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::partition::Scheme;
+    use crate::plan::PlannedFeature;
+    use crate::schema::{Dtype, Optimizer};
+
+    /// The portable kernels and the fused (FMA) ones compute the same gradients up to rounding.
+    #[test]
+    fn portable_and_fused_kernels_agree() {
+        let features = vec![
+            PlannedFeature::new("a", 50, 8, Scheme::Qr { m: 7 }, Some(Combiner::Mult)).unwrap(),
+            PlannedFeature::new("b", 9, 8, Scheme::Full, None).unwrap(),
+        ];
+        let plan = Plan {
+            name: None,
+            dtype: Dtype::F32,
+            optimizer: Optimizer::Sgd,
+            features,
+            planner: None,
+        };
+        let cfg = ModelConfig {
+            interaction: Interaction::Dot,
+            top_mlp: vec![40, 20],
+            bottom_mlp: vec![20],
+            init: InitMode::Standard,
+            optimizer: TrainOptimizer::Sgd,
+        };
+        let model = Model::new(&plan, 3, &cfg, 4).unwrap();
+        let n = 20;
+        let split = Split {
+            ids: (0..n * 2).map(|i| (i * 7 % 9) as u32).collect(),
+            dense: (0..n * 3).map(|i| (i % 5) as f32 * 0.3).collect(),
+            labels: (0..n).map(|i| (i % 2) as f32).collect(),
+        };
+        let idx: Vec<u32> = (0..n as u32).collect();
+        let mut plain = Workspace::new(&model, n);
+        let mut fused = Workspace::new(&model, n);
+        model.forward_backward_impl::<false>(&split, &idx, 0.05, &mut plain);
+        model.forward_backward_impl::<true>(&split, &idx, 0.05, &mut fused);
+        let close = |a: &[f32], b: &[f32]| {
+            a.iter()
+                .zip(b)
+                .all(|(x, y)| (x - y).abs() <= 1e-5 + 1e-4 * x.abs())
+        };
+        assert!(close(&plain.logits, &fused.logits));
+        assert!(close(&plain.dparams, &fused.dparams));
+        assert!(close(&plain.tgrad, &fused.tgrad));
+        assert!(plain.dparams.iter().any(|&g| g != 0.0));
+    }
 }

@@ -1,25 +1,14 @@
 //! Where training data comes from: synthetic generation or TSV/CSV/Criteo files.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::{Result, bail};
 
-use super::data::{self, CriteoDictionaries, TableOptions};
+use super::data::{self, FileSource, Format};
 use super::synthetic::{self, SyntheticConfig};
 use super::{Dataset, feature_specs};
 use crate::plan::Plan;
 use crate::schema::Schema;
-
-/// File formats the trainer reads.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FileFormat {
-    /// Tab-separated label and ids.
-    Tsv,
-    /// Comma-separated label and ids.
-    Csv,
-    /// Criteo: label, 13 integer and 26 hex categorical columns.
-    Criteo,
-}
 
 /// A data source, validated and ready to load for a plan.
 #[derive(Debug, Clone, PartialEq)]
@@ -31,7 +20,7 @@ pub struct DataSource {
     /// Share of the training file's last lines held out when there is no validation file.
     pub valid_frac: Option<f64>,
     /// File format; `None` guesses from the extension (.csv → csv, else tsv).
-    pub format: Option<FileFormat>,
+    pub format: Option<Format>,
     /// TSV/CSV without a header line.
     pub no_header: bool,
     /// Skip header columns that are neither `label` nor a feature.
@@ -73,64 +62,24 @@ impl DataSource {
     /// Loads the data for `plan`; `schema` supplies per-feature Zipf exponents if given.
     pub fn load(&self, plan: &Plan, schema: Option<&Schema>) -> Result<Dataset> {
         let specs = feature_specs(plan);
-        data::check_cardinalities(&specs)?;
         if self.is_synthetic() {
             return self.generate(plan, schema);
         }
+        if let Some(frac) = self.valid_frac.filter(|f| !(*f > 0.0 && *f < 1.0)) {
+            bail!("--valid-frac: expected a fraction between 0 and 1 (exclusive), found {frac}");
+        }
         let path = PathBuf::from(&self.data);
-        let format = self.format.unwrap_or_else(|| {
-            if TableOptions::for_path(&path, true, false).delimiter == ',' {
-                FileFormat::Csv
-            } else {
-                FileFormat::Tsv
-            }
-        });
-        let (mut train, valid, n_dense) = if format == FileFormat::Criteo {
-            let mut dicts = CriteoDictionaries::default();
-            let train = data::read_criteo(&path, &specs, &mut dicts)?;
-            let valid = match &self.valid {
-                Some(v) => Some(data::read_criteo(v, &specs, &mut dicts)?),
-                None => None,
-            };
-            let files = match &self.valid {
-                Some(v) => format!("'{}' and '{}'", path.display(), v.display()),
-                None => format!("'{}'", path.display()),
-            };
-            dicts.check(&specs, &files)?;
-            (train, valid, data::CRITEO_DENSE)
-        } else {
-            let opts = |p: &Path| TableOptions {
-                delimiter: if format == FileFormat::Csv { ',' } else { '\t' },
-                ..TableOptions::for_path(p, !self.no_header, self.ignore_extra_columns)
-            };
-            let train = data::read_table(&path, &specs, opts(&path))?;
-            let valid = match &self.valid {
-                Some(v) => Some(data::read_table(v, &specs, opts(v))?),
-                None => None,
-            };
-            (train, valid, 0)
-        };
-        let valid = match valid {
-            Some(v) => v,
-            None => {
-                let frac = self.valid_frac.unwrap_or(0.1);
-                if !(frac > 0.0 && frac < 1.0) {
-                    bail!(
-                        "--valid-frac: expected a fraction between 0 and 1 (exclusive), found {frac}"
-                    );
-                }
-                let count = ((train.len() as f64) * frac).ceil() as usize;
-                train.split_off_tail(count, specs.len(), n_dense)
-            }
-        };
-        Ok(Dataset {
-            name: self.data.clone(),
-            n_features: specs.len(),
-            n_dense,
-            train,
-            valid,
-            teacher_valid: None,
-        })
+        data::load_files(
+            &specs,
+            &FileSource {
+                format: self.format.unwrap_or_else(|| Format::for_path(&path)),
+                train: path,
+                valid: self.valid.clone(),
+                valid_frac: self.valid_frac.unwrap_or(0.1),
+                header: !self.no_header,
+                ignore_extra_columns: self.ignore_extra_columns,
+            },
+        )
     }
 
     fn generate(&self, plan: &Plan, schema: Option<&Schema>) -> Result<Dataset> {

@@ -184,7 +184,7 @@ pub fn calibrate(results: &Results) -> Result<Calibration> {
         rmse: fit.rmse,
         r_squared: fit.r_squared,
         source: format!(
-            "calibrated on {} runs of {} ({})",
+            "{} runs of schema {} on {}",
             runs.len(),
             results.schema,
             results.data

@@ -57,7 +57,7 @@ fn plans_kaggle_in_4gib_and_the_plan_verifies() {
         .success()
         .stdout(predicate::str::contains("of the budget 4.00 GiB"))
         .stdout(predicate::str::contains(
-            "quality model: provisional defaults",
+            "quality model: bundled calibration: 88 runs",
         ))
         .stdout(predicate::str::contains(
             "proved complementary (26 features)",
@@ -75,7 +75,7 @@ fn plans_kaggle_in_4gib_and_the_plan_verifies() {
     assert!(total <= 4 << 30, "{total}");
     let text = std::fs::read_to_string(&plan).unwrap();
     assert!(
-        text.contains("quality_model = \"provisional defaults\""),
+        text.contains("quality_model = \"bundled calibration: 88 runs"),
         "{text}"
     );
     assert!(text.contains("budget_bytes = 4294967296"), "{text}");
@@ -93,7 +93,7 @@ fn json_reports_the_solver_figures() {
     assert_eq!(v["budget_bytes"], 1u64 << 30);
     assert!(v["total_bytes"].as_u64().unwrap() <= 1 << 30);
     assert_eq!(v["fits"], true);
-    assert_eq!(v["provisional"], true);
+    assert_eq!(v["provisional"], false);
     let (loss, bound) = (
         v["predicted_loss"].as_f64().unwrap(),
         v["lower_bound"].as_f64().unwrap(),

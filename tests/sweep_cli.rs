@@ -116,7 +116,7 @@ fn calibration_round_trips_into_the_planner() {
         ])
         .assert()
         .success()
-        .stdout(contains("calibrated on"));
+        .stdout(contains("calibrated: "));
 }
 
 #[test]

@@ -25,8 +25,9 @@ embplan plan --budget 1GiB --dim-multiple 4 schemas/criteo-kaggle.toml -o plan.t
 embplan plan --budget 512MB --families qr,crt --combiners mult,concat schema.toml --json\n  \
 embplan plan --uniform qr:4 --combiner mult --threshold 200 schemas/criteo-kaggle.toml -o qr4.toml\n\n\
 The budget counts weights + optimizer state exactly as `embplan estimate` does. Predicted \
-losses come from a quality model whose default coefficients are provisional until measured \
-(pass --calibration FILE with measured ones).")]
+losses come from a quality model whose default coefficients were measured with embplan's \
+trainer on synthetic data (data/calibration/synthetic.toml); pass --calibration FILE with \
+coefficients measured on your data (embplan sweep + embplan calibrate).")]
 pub struct Args {
     /// The schema to plan (.toml).
     #[arg(value_name = "SCHEMA")]
@@ -74,7 +75,7 @@ pub struct Args {
     #[arg(long, value_name = "N", default_value_t = 200, requires = "uniform")]
     pub threshold: u64,
 
-    /// Quality-model coefficients measured by `calibrate` (TOML) instead of the provisional defaults.
+    /// Quality-model coefficients measured by `calibrate` (TOML) instead of the bundled ones.
     #[arg(long, value_name = "FILE")]
     pub calibration: Option<PathBuf>,
 

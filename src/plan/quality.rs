@@ -15,10 +15,13 @@
 //! prediction does not change with dtype or optimizer. The beta term charges each extra
 //! table a little (more rows shared per id), which separates families of equal size.
 //!
-//! **The default coefficients are provisional**: they are set from the paper's headline
-//! numbers, not measured with embplan's trainer. Plans made with them record
-//! `quality_model = "provisional defaults"`. A calibration file (below) replaces them with
-//! measured values; the `calibrate` command writes such files.
+//! **The default coefficients are measured**: [`QualityModel::default`] is the bundled
+//! calibration `data/calibration/synthetic.toml`, fitted by `embplan calibrate` to a 90-run
+//! sweep of embplan's trainer on the reference synthetic data (the README gives the
+//! commands). [`QualityModel::provisional`] keeps the coefficients set from the paper's
+//! headline numbers before any measurement; plans made with them record
+//! `quality_model = "provisional defaults"`. A calibration file (below) replaces the
+//! defaults with values measured on your data; the `calibrate` command writes such files.
 //!
 //! ```toml
 //! # embplan quality-model calibration
@@ -32,7 +35,7 @@
 //! beta = 0.0             # optional (default 0): loss increase per extra table
 //! ```
 //!
-//! Pairs a file does not list keep their provisional default, and the plan says so.
+//! Pairs a file does not list keep their bundled default, and the plan says so.
 
 use std::path::Path;
 
@@ -134,9 +137,26 @@ fn slot(family: Family, combiner: Option<Combiner>) -> Result<usize> {
     }
 }
 
+/// The bundled calibration, measured on the reference synthetic data.
+const BUNDLED_CALIBRATION: &str = include_str!("../../data/calibration/synthetic.toml");
+
 impl Default for QualityModel {
-    /// The provisional defaults (see the module docs for their origin).
+    /// The bundled calibration (see the module docs for how it was measured).
     fn default() -> Self {
+        let src = Source::new("data/calibration/synthetic.toml", BUNDLED_CALIBRATION);
+        let mut model = QualityModel::from_toml_over(QualityModel::provisional(), &src)
+            .expect("the bundled calibration is valid: a unit test loads it");
+        model.source = model
+            .source
+            .replacen("calibrated:", "bundled calibration:", 1);
+        model
+    }
+}
+
+impl QualityModel {
+    /// The provisional coefficients set from the paper's headline numbers, before any
+    /// measurement (kept for comparison and for pairs no calibration lists).
+    pub fn provisional() -> Self {
         // Base rate: QR with mult. Per ln-unit of compression; ~1e-4 of log loss puts QR at
         // 4 collisions on Criteo's large tables near the paper's sub-percent gaps.
         const BASE: f64 = 1e-4;
@@ -230,6 +250,11 @@ impl QualityModel {
 
     /// Parses calibration TOML; errors name the file.
     pub fn from_toml(src: &Source) -> Result<QualityModel> {
+        Self::from_toml_over(QualityModel::default(), src)
+    }
+
+    /// Reads a calibration over `base`: pairs the file does not list keep `base`'s values.
+    fn from_toml_over(base: QualityModel, src: &Source) -> Result<QualityModel> {
         let raw: RawCalibration = toml::from_str(src.text).map_err(|e| src.toml_error(&e))?;
         let origin = src.origin;
         if raw.version != 1 {
@@ -241,7 +266,8 @@ impl QualityModel {
         if raw.coefficients.is_empty() {
             bail!("{origin}: no [[coefficient]] entries");
         }
-        let mut model = QualityModel::default();
+        let mut model = base;
+        model.measured = [false; 10];
         for (i, c) in raw.coefficients.iter().enumerate() {
             let at = || format!("{origin}: coefficient #{}", i + 1);
             let family = Family::parse(&c.family).with_context(at)?;
@@ -270,7 +296,7 @@ impl QualityModel {
         model.source = if model.measured.iter().all(|&m| m) {
             format!("calibrated: {what}")
         } else {
-            format!("calibrated: {what} (provisional defaults for unlisted pairs)")
+            format!("calibrated: {what} (bundled defaults for unlisted pairs)")
         };
         Ok(model)
     }
@@ -327,8 +353,21 @@ mod tests {
     use super::*;
 
     #[test]
-    fn defaults_are_provisional_and_ordered() {
+    fn defaults_are_the_bundled_measurements() {
         let m = QualityModel::default();
+        assert!(m.source.starts_with("bundled calibration"), "{}", m.source);
+        assert!(m.measured.iter().all(|&x| x), "every pair is measured");
+        let qr = m.coefficients(Family::Qr, Some(Combiner::Concat)).unwrap();
+        let hash = m.coefficients(Family::Hash, None).unwrap();
+        assert!(
+            hash.alpha > 2.0 * qr.alpha,
+            "hashing costs more per halving"
+        );
+    }
+
+    #[test]
+    fn provisional_coefficients_are_ordered() {
+        let m = QualityModel::provisional();
         assert_eq!(m.source, PROVISIONAL);
         let qr = m.coefficients(Family::Qr, Some(Combiner::Mult)).unwrap();
         let hash = m.coefficients(Family::Hash, None).unwrap();

@@ -155,6 +155,7 @@ struct Summary {
     at_full: bool,
     predicted_loss: f64,
     lower_bound: Option<f64>,
+    relaxation_bound: Option<f64>,
     gap: Option<f64>,
     loss_per_gib: Option<f64>,
     quality_model: String,
@@ -197,6 +198,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
                 at_full: spec.family == UniformFamily::Full,
                 predicted_loss: predicted,
                 lower_bound: None,
+                relaxation_bound: None,
                 gap: None,
                 loss_per_gib: None,
                 quality_model: model.source.clone(),
@@ -235,6 +237,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
                 at_full: out.at_full,
                 predicted_loss: out.predicted_loss,
                 lower_bound: Some(out.lower_bound),
+                relaxation_bound: Some(out.relaxation_bound),
                 gap: Some(out.predicted_loss - out.lower_bound),
                 loss_per_gib: out.loss_per_gib,
                 quality_model: model.source.clone(),
@@ -386,17 +389,26 @@ fn render(schema: &Schema, plan: &Plan, costs: &PlanCosts, s: &Summary) -> Strin
         lines.push("the budget holds the full model: every table stays full".into());
     }
     let mut loss_line = format!("predicted loss increase {}", format_loss(s.predicted_loss));
-    if let (Some(lb), Some(gap)) = (s.lower_bound, s.gap) {
-        let rel = if s.predicted_loss > 0.0 {
-            format!(" ({:.1}% of this plan's)", gap / s.predicted_loss * 100.0)
+    if let (Some(lb), Some(gap), Some(lp)) = (s.lower_bound, s.gap, s.relaxation_bound) {
+        if gap <= 0.0 {
+            loss_line.push_str(&format!(
+                ": optimal in the search space under the quality model (lower bound {}; Lagrangian relaxation alone {})",
+                format_loss(lb),
+                format_loss(lp)
+            ));
         } else {
-            String::new()
-        };
-        loss_line.push_str(&format!(
-            "; lower bound (Lagrangian relaxation) {}, so the gap to the best plan in the search space is at most {}{rel}",
-            format_loss(lb),
-            format_loss(gap)
-        ));
+            let rel = if s.predicted_loss > 0.0 {
+                format!(" ({:.2}% of this plan's)", gap / s.predicted_loss * 100.0)
+            } else {
+                String::new()
+            };
+            loss_line.push_str(&format!(
+                "; lower bound {} (Lagrangian relaxation {}, tightened by branch and bound), so the gap to the best plan in the search space is at most {}{rel}",
+                format_loss(lb),
+                format_loss(lp),
+                format_loss(gap)
+            ));
+        }
     }
     lines.push(loss_line);
     if s.provisional {

@@ -3,6 +3,7 @@
 //! The planner is library code: [`search`] fits a schema to a byte budget, [`uniform`] builds
 //! DLRM-style baselines; both return [`Plan`]s in the one file format.
 
+pub mod bound;
 pub mod candidates;
 pub mod file;
 pub mod quality;

@@ -13,6 +13,8 @@
 //!    not fit, the feature is blocked on the hull, and the hull of its Pareto points between
 //!    the two hull points (which all save loss no faster than the blocked step) is merged
 //!    into the scan, so leftover bytes reach non-hull candidates too.
+//! 4. The relaxation's bound is tightened by a capped branch and bound ([`crate::plan::bound`]);
+//!    the plan itself stays the greedy one.
 //!
 //! Losses are fixed-point integers and ratios are compared by exact cross-multiplication,
 //! with ties broken by feature index: the plan is deterministic byte for byte. It is also
@@ -29,6 +31,7 @@ use rayon::prelude::*;
 
 use crate::cost::Cost;
 use crate::partition::Combiner;
+use crate::plan::bound::{Edge, Problem, cmp_ratio, tighten};
 use crate::plan::candidates::{Candidate, CandidateKey, SearchSpace, evaluate, lower_hull, pareto};
 use crate::plan::quality::{QualityModel, from_fixed};
 use crate::plan::{Plan, PlannedFeature, PlannerInfo};
@@ -61,8 +64,11 @@ pub struct SearchOutcome {
     pub at_full: bool,
     /// Sum of the features' predicted loss increases.
     pub predicted_loss: f64,
-    /// Lagrangian (LP) lower bound on the predicted loss of any plan within the budget.
+    /// Lower bound on the predicted loss of any plan within the budget: the Lagrangian
+    /// relaxation, tightened by branch and bound where the work limit allows.
     pub lower_bound: f64,
+    /// The plain Lagrangian (LP) relaxation's bound.
+    pub relaxation_bound: f64,
     /// The Lagrange multiplier: predicted loss saved per extra GiB at the margin.
     pub loss_per_gib: Option<f64>,
 }
@@ -99,21 +105,6 @@ struct Step {
     to: Candidate,
 }
 
-/// Exact comparison of gain1/price1 with gain2/price2 (prices > 0).
-#[inline]
-fn cmp_ratio(gain1: u64, price1: u64, gain2: u64, price2: u64) -> Ordering {
-    const EXACT: u64 = 1 << 53;
-    if gain1 < EXACT && price1 < EXACT && gain2 < EXACT && price2 < EXACT {
-        // Every value converts exactly and division rounds monotonically, so unequal
-        // quotients order as the exact ratios do; equal ones fall through to the exact test.
-        let (r1, r2) = (gain1 as f64 / price1 as f64, gain2 as f64 / price2 as f64);
-        if r1 != r2 {
-            return r1.total_cmp(&r2);
-        }
-    }
-    (u128::from(gain1) * u128::from(price2)).cmp(&(u128::from(gain2) * u128::from(price1)))
-}
-
 impl Step {
     fn gain(&self) -> u64 {
         self.from.loss - self.to.loss
@@ -143,25 +134,6 @@ impl PartialOrd for Step {
 impl Ord for Step {
     fn cmp(&self, other: &Self) -> Ordering {
         self.priority(other)
-    }
-}
-
-/// A hull edge in the sorted scan list, compactly: feature, index of its upper end, and
-/// its gain and price (so sorting needs no lookups).
-#[derive(Debug, Clone, Copy)]
-struct HullEdge {
-    gain: u64,
-    price: u64,
-    feature: u32,
-    to: u32,
-}
-
-impl HullEdge {
-    /// The same order as [`Step::priority`] (hull edges of one feature never tie on `from`).
-    fn priority(&self, other: &HullEdge) -> Ordering {
-        cmp_ratio(self.gain, self.price, other.gain, other.price)
-            .then(other.feature.cmp(&self.feature))
-            .then(other.to.cmp(&self.to))
     }
 }
 
@@ -234,6 +206,7 @@ pub fn search(schema: &Schema, budget: u64, options: &SearchOptions) -> Result<S
     let mut current: Vec<Candidate> = hulls.iter().map(|h| h[0]).collect();
     let mut loss: u128 = current.iter().map(|c| u128::from(c.loss)).sum();
     let mut bound: Option<f64> = None;
+    let mut relaxation: Option<f64> = None;
     let mut lambda: Option<f64> = None;
     let at_full = full_bytes.is_some_and(|f| budget >= f);
 
@@ -241,11 +214,11 @@ pub fn search(schema: &Schema, budget: u64, options: &SearchOptions) -> Result<S
         current = hulls.iter().map(|h| h[h.len() - 1]).collect();
         loss = 0;
     } else {
-        let mut steps: Vec<HullEdge> = hulls
+        let mut steps: Vec<Edge> = hulls
             .iter()
             .enumerate()
             .flat_map(|(i, h)| {
-                h.windows(2).enumerate().map(move |(j, w)| HullEdge {
+                h.windows(2).enumerate().map(move |(j, w)| Edge {
                     gain: w[0].loss - w[1].loss,
                     price: w[1].bytes - w[0].bytes,
                     feature: i as u32,
@@ -312,11 +285,25 @@ pub fn search(schema: &Schema, budget: u64, options: &SearchOptions) -> Result<S
                 });
             }
         }
+        relaxation = bound;
+        if let Some(root) = bound {
+            let problem = Problem {
+                hulls: &hulls,
+                edges: &steps,
+                budget,
+                front: |f: usize| {
+                    let feature = &schema.features[f];
+                    Ok(pareto(evaluate(feature, space, model, dtype, opt)?))
+                },
+            };
+            bound = Some(tighten(problem, root, from_fixed(loss))?);
+        }
     }
 
     let total_bytes: u64 = current.iter().map(|c| c.bytes).sum();
     let predicted_loss = from_fixed(loss);
     let lower_bound = bound.unwrap_or(predicted_loss).min(predicted_loss).max(0.0);
+    let relaxation_bound = relaxation.unwrap_or(lower_bound).min(lower_bound).max(0.0);
     let features = schema
         .features
         .iter()
@@ -367,6 +354,7 @@ pub fn search(schema: &Schema, budget: u64, options: &SearchOptions) -> Result<S
         at_full,
         predicted_loss,
         lower_bound,
+        relaxation_bound,
         loss_per_gib: lambda,
     })
 }
@@ -557,6 +545,9 @@ mod tests {
             let best = from_fixed(brute_force(&s, &opts, budget));
             prop_assert!(out.predicted_loss >= best - 1e-12);
             prop_assert!(out.lower_bound <= best + 1e-12, "bound {} > optimum {}", out.lower_bound, best);
+            prop_assert!(out.relaxation_bound <= out.lower_bound);
+            // Tiny instances fit in the branching work limit: the bound is the optimum.
+            prop_assert!(best - out.lower_bound <= 1e-9 * best, "bound {} < optimum {}", out.lower_bound, best);
         }
 
         /// With hash allowed, everything but hashed features is still complementary.

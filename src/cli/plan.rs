@@ -411,6 +411,15 @@ fn render(schema: &Schema, plan: &Plan, costs: &PlanCosts, s: &Summary) -> Strin
         }
     }
     lines.push(loss_line);
+    if let (Some(rate), Some(budget)) = (s.loss_per_gib.filter(|r| *r > 0.0), s.budget_bytes) {
+        // The Lagrange multiplier, scaled to 1% of the budget so the figure is scale-free.
+        let step = budget / 100;
+        lines.push(format!(
+            "at the margin, 1% more budget ({}) would save about {} of predicted loss (the Lagrange multiplier)",
+            format_iec(step),
+            format_loss(rate * step as f64 / (1u64 << 30) as f64)
+        ));
+    }
     if s.provisional {
         lines.push(
             "quality model: provisional defaults — its coefficients are not yet measured with the trainer; pass --calibration FILE for measured ones"

@@ -23,7 +23,7 @@
 //! saves at most ratio(s) × B1 < ratio(s) × Δbytes(s) = Δloss(s), which B2 alone gains.
 
 use std::cmp::Ordering;
-use std::collections::BinaryHeap;
+use std::collections::{BinaryHeap, HashMap};
 use std::fmt;
 
 use anyhow::{Result, bail};
@@ -32,7 +32,9 @@ use rayon::prelude::*;
 use crate::cost::Cost;
 use crate::partition::Combiner;
 use crate::plan::bound::{Edge, Problem, cmp_ratio, tighten};
-use crate::plan::candidates::{Candidate, CandidateKey, SearchSpace, evaluate, lower_hull, pareto};
+use crate::plan::candidates::{
+    Candidate, CandidateKey, SearchSpace, evaluate, lower_hull, lower_hull_indices, pareto,
+};
 use crate::plan::quality::{QualityModel, from_fixed};
 use crate::plan::{Plan, PlannedFeature, PlannerInfo};
 use crate::schema::Schema;
@@ -137,6 +139,15 @@ impl Ord for Step {
     }
 }
 
+/// Scan order between a hull edge and a refined step: `Greater` when the edge comes first.
+/// Equal ratios go to the lower feature index; within one feature the edge goes first (it is
+/// stale then anyway: refined steps exist only for blocked features).
+fn edge_before_step(e: &Edge, s: &Step) -> Ordering {
+    cmp_ratio(e.gain, e.price, s.gain(), s.price())
+        .then(s.feature.cmp(&e.feature))
+        .then(Ordering::Greater)
+}
+
 /// Describes a search space for plan files and output.
 pub fn describe_space(space: &SearchSpace) -> String {
     let families: Vec<&str> = space.families.iter().map(|f| f.name()).collect();
@@ -170,13 +181,28 @@ pub fn search(schema: &Schema, budget: u64, options: &SearchOptions) -> Result<S
     if u32::try_from(schema.features.len()).is_err() {
         bail!("too many features (more than 2^32)");
     }
-    let hulls: Vec<Vec<Candidate>> = schema
+    // Per feature its hull, and a bit per hull edge (the first 128) telling whether Pareto
+    // points lie strictly between the edge's ends (else a blocked edge needs no refinement).
+    let (hulls, gaps): (Vec<Vec<Candidate>>, Vec<u128>) = schema
         .features
         .par_iter()
-        .map(|f| evaluate(f, space, model, dtype, opt).map(|c| lower_hull(&pareto(c))))
-        .collect::<Vec<_>>()
+        .map(|f| {
+            let front = pareto(evaluate(f, space, model, dtype, opt)?);
+            let idx = lower_hull_indices(&front);
+            let gaps = idx.windows(2).enumerate().fold(0u128, |acc, (j, w)| {
+                if j >= 128 || w[1] - w[0] > 1 {
+                    acc | (1u128 << j.min(127))
+                } else {
+                    acc
+                }
+            });
+            Ok((idx.into_iter().map(|i| front[i]).collect(), gaps))
+        })
+        .collect::<Vec<Result<_>>>()
         .into_iter()
-        .collect::<Result<_>>()?;
+        .collect::<Result<Vec<_>>>()?
+        .into_iter()
+        .unzip();
 
     let min_bytes = hulls.iter().map(|h| u128::from(h[0].bytes)).sum::<u128>();
     let Ok(min_bytes) = u64::try_from(min_bytes) else {
@@ -203,15 +229,22 @@ pub fn search(schema: &Schema, budget: u64, options: &SearchOptions) -> Result<S
     })
     .map(|c| c.bytes);
 
-    let mut current: Vec<Candidate> = hulls.iter().map(|h| h[0]).collect();
-    let mut loss: u128 = current.iter().map(|c| u128::from(c.loss)).sum();
+    let mut loss: u128 = hulls.iter().map(|h| u128::from(h[0].loss)).sum();
     let mut bound: Option<f64> = None;
     let mut relaxation: Option<f64> = None;
     let mut lambda: Option<f64> = None;
     let at_full = full_bytes.is_some_and(|f| budget >= f);
 
+    // Where each feature stands: its hull index (with BLOCKED set once a hull step did not
+    // fit), or a non-hull point reached through refinement (`off_hull`). A dense u32 per
+    // feature keeps the scan's random accesses in cache for a million features.
+    const BLOCKED: u32 = 1 << 31;
+    let mut pos: Vec<u32> = vec![0; hulls.len()];
+    let mut off_hull: HashMap<u32, Candidate> = HashMap::new();
     if at_full {
-        current = hulls.iter().map(|h| h[h.len() - 1]).collect();
+        for (p, h) in pos.iter_mut().zip(&hulls) {
+            *p = (h.len() - 1) as u32;
+        }
         loss = 0;
     } else {
         let mut steps: Vec<Edge> = hulls
@@ -231,55 +264,78 @@ pub fn search(schema: &Schema, budget: u64, options: &SearchOptions) -> Result<S
         let mut cap = budget - min_bytes;
         let mut next = 0;
         loop {
-            let from_list = steps.get(next).map(|e| {
-                let h = &hulls[e.feature as usize];
-                Step {
-                    feature: e.feature,
-                    from: h[e.to as usize - 1],
-                    to: h[e.to as usize],
-                }
-            });
-            let step = match (from_list, refined.peek()) {
+            // The next step in scan order: a hull edge from the sorted list, or a refined
+            // step (between blocked hull points) from the heap.
+            let (f, gain, price, from, to) = match (steps.get(next), refined.peek()) {
                 (None, None) => break,
-                (Some(s), Some(r)) if r > &s => refined.pop(),
-                (Some(s), _) => {
-                    next += 1;
-                    Some(s)
+                (Some(e), Some(r)) if edge_before_step(e, r) == Ordering::Less => {
+                    let r = refined.pop().expect("peeked");
+                    (r.feature as usize, r.gain(), r.price(), Some(r.from), r.to)
                 }
-                (None, Some(_)) => refined.pop(),
+                (Some(e), _) => {
+                    next += 1;
+                    let f = e.feature as usize;
+                    if pos[f] != e.to - 1 {
+                        continue; // blocked, or an earlier hull step was not taken
+                    }
+                    if e.price <= cap {
+                        cap -= e.price;
+                        loss -= u128::from(e.gain);
+                        pos[f] = e.to;
+                        continue;
+                    }
+                    (f, e.gain, e.price, None, hulls[f][e.to as usize])
+                }
+                (None, Some(_)) => {
+                    let r = refined.pop().expect("peeked");
+                    (r.feature as usize, r.gain(), r.price(), Some(r.from), r.to)
+                }
             };
-            let Some(step) = step else { break };
-            let f = step.feature as usize;
-            if current[f] != step.from {
-                continue; // an earlier step of this feature was skipped or replaced
+            let current = off_hull
+                .get(&(f as u32))
+                .copied()
+                .unwrap_or(hulls[f][(pos[f] & !BLOCKED) as usize]);
+            if let Some(from) = from {
+                // A refined step: valid only from where the feature stands.
+                if current != from {
+                    continue;
+                }
+                if price <= cap {
+                    cap -= price;
+                    loss -= u128::from(gain);
+                    off_hull.insert(f as u32, to);
+                    continue;
+                }
             }
-            if step.price() <= cap {
-                cap -= step.price();
-                loss -= u128::from(step.gain());
-                current[f] = step.to;
-                continue;
-            }
+            // The step does not fit.
             if bound.is_none() {
                 // The first step that does not fit: the relaxation takes it fractionally.
-                let fraction = cap as f64 / step.price() as f64;
-                bound = Some(from_fixed(loss) - from_fixed(u128::from(step.gain())) * fraction);
-                lambda = Some(
-                    from_fixed(u128::from(step.gain())) / step.price() as f64 * (1u64 << 30) as f64,
-                );
+                let fraction = cap as f64 / price as f64;
+                bound = Some(from_fixed(loss) - from_fixed(u128::from(gain)) * fraction);
+                lambda = Some(from_fixed(u128::from(gain)) / price as f64 * (1u64 << 30) as f64);
+            }
+            let gap = match from {
+                Some(_) => true,
+                None => {
+                    let j = (pos[f] & !BLOCKED) as usize;
+                    pos[f] |= BLOCKED;
+                    gaps[f] & (1u128 << j.min(127)) != 0
+                }
+            };
+            if !gap {
+                continue; // blocked, and nothing lies between the ends to fall back on
             }
             // Blocked: merge the hull of the Pareto points strictly between the two ends.
-            let feature = &schema.features[f];
-            let front = pareto(evaluate(feature, space, model, dtype, opt)?);
-            let mut between = vec![step.from];
+            let front = pareto(evaluate(&schema.features[f], space, model, dtype, opt)?);
+            let mut between = vec![current];
             between.extend(
                 front
                     .iter()
-                    .filter(|c| c.bytes > step.from.bytes && c.bytes < step.to.bytes),
+                    .filter(|c| c.bytes > current.bytes && c.bytes < to.bytes),
             );
-            let sub = lower_hull(&between);
-            for w in sub.windows(2) {
+            for w in lower_hull(&between).windows(2) {
                 refined.push(Step {
-                    feature: step.feature,
+                    feature: f as u32,
                     from: w[0],
                     to: w[1],
                 });
@@ -299,6 +355,14 @@ pub fn search(schema: &Schema, budget: u64, options: &SearchOptions) -> Result<S
             bound = Some(tighten(problem, root, from_fixed(loss))?);
         }
     }
+    let current: Vec<Candidate> = (0..hulls.len())
+        .map(|f| {
+            off_hull
+                .get(&(f as u32))
+                .copied()
+                .unwrap_or(hulls[f][(pos[f] & !BLOCKED) as usize])
+        })
+        .collect();
 
     let total_bytes: u64 = current.iter().map(|c| c.bytes).sum();
     let predicted_loss = from_fixed(loss);

@@ -276,3 +276,22 @@ fn summary_table_snapshot() {
     assert!(out.status.success());
     insta::assert_snapshot!(String::from_utf8(out.stdout).unwrap());
 }
+
+#[test]
+fn plans_are_byte_identical_across_thread_counts() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut texts = Vec::new();
+    for threads in ["1", "2", "3"] {
+        let out = dir.path().join(format!("plan-{threads}.json"));
+        cargo_bin_cmd!("embplan")
+            .env("RAYON_NUM_THREADS", threads)
+            .args(["plan", "--budget", "300MiB", "--allow-hash"])
+            .arg(kaggle())
+            .arg("-o")
+            .arg(&out)
+            .assert()
+            .success();
+        texts.push(std::fs::read(&out).unwrap());
+    }
+    assert!(texts.windows(2).all(|w| w[0] == w[1]));
+}

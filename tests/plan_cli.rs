@@ -104,6 +104,30 @@ fn json_reports_the_solver_figures() {
 }
 
 #[test]
+fn dtype_and_optimizer_overrides_change_the_count() {
+    let k = kaggle();
+    let k = k.to_str().unwrap();
+    let base = json(&["plan", "--budget", "1GiB", "--json", k]);
+    let half = json(&["plan", "--budget", "1GiB", "--json", "--dtype", "f16", k]);
+    assert_eq!(half["plan"]["dtype"], "f16");
+    assert_eq!(
+        half["full_bytes"].as_u64().unwrap() * 2,
+        base["full_bytes"].as_u64().unwrap()
+    );
+    let sgd = json(&[
+        "plan",
+        "--budget",
+        "1GiB",
+        "--json",
+        "--optimizer",
+        "sgd",
+        k,
+    ]);
+    assert_eq!(sgd["plan"]["optimizer"], "sgd");
+    assert!(sgd["predicted_loss"].as_f64() < base["predicted_loss"].as_f64());
+}
+
+#[test]
 fn full_budget_keeps_full_tables() {
     cargo_bin_cmd!("embplan")
         .args(["plan", "--budget", "5GiB"])

@@ -14,7 +14,7 @@ use crate::plan::{
     Family, Plan, PlanCosts, QualityModel, SearchOptions, SearchSpace, UniformFamily, UniformSpec,
 };
 use crate::report::{align_right, new_table, scheme_label, table_shapes};
-use crate::schema::Schema;
+use crate::schema::{Dtype, Optimizer, Schema};
 use crate::size::{format_iec, group_thousands, parse_bytes};
 
 /// Arguments of `embplan plan`.
@@ -73,6 +73,14 @@ pub struct Args {
     /// Uniform baseline: features with cardinality ≤ N keep full tables (DLRM's --qr-threshold).
     #[arg(long, value_name = "N", default_value_t = 200, requires = "uniform")]
     pub threshold: u64,
+
+    /// Plan for this weight dtype instead of the schema's: f32, f16, bf16 or int8.
+    #[arg(long, value_name = "DTYPE", value_parser = crate::cli::estimate::parse_dtype)]
+    pub dtype: Option<Dtype>,
+
+    /// Count this optimizer's state instead of the schema's: none, sgd, adagrad, rowwise-adagrad or adam.
+    #[arg(long, value_name = "OPT", value_parser = crate::cli::estimate::parse_optimizer)]
+    pub optimizer: Option<Optimizer>,
 
     /// Quality-model coefficients measured by `calibrate` (TOML) instead of the provisional defaults.
     #[arg(long, value_name = "FILE")]
@@ -166,7 +174,13 @@ struct Summary {
 
 /// Runs `embplan plan`.
 pub fn run(args: Args) -> Result<ExitCode> {
-    let schema = Schema::load(&args.schema)?;
+    let mut schema = Schema::load(&args.schema)?;
+    if let Some(d) = args.dtype {
+        schema.dtype = d;
+    }
+    if let Some(o) = args.optimizer {
+        schema.optimizer = o;
+    }
     let model = match &args.calibration {
         Some(path) => QualityModel::load(path)?,
         None => QualityModel::default(),

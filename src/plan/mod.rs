@@ -6,6 +6,7 @@
 pub mod bound;
 pub mod candidates;
 pub mod file;
+pub mod frontier;
 pub mod quality;
 pub mod solver;
 pub mod uniform;

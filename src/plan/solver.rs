@@ -13,14 +13,19 @@
 //!    not fit, the feature is blocked on the hull, and the hull of its Pareto points between
 //!    the two hull points (which all save loss no faster than the blocked step) is merged
 //!    into the scan, so leftover bytes reach non-hull candidates too.
-//! 4. The relaxation's bound is tightened by a capped branch and bound ([`crate::plan::bound`]);
-//!    the plan itself stays the greedy one.
+//! 4. Schemas of up to [`MAX_FEATURES`] features also get the whole-model Pareto frontier
+//!    ([`crate::plan::frontier`]); the better of its plan and the greedy one is returned.
+//!    When the frontier is exact, its plan is the optimum and is the bound.
+//! 5. Otherwise the relaxation's bound is tightened by a capped branch and bound
+//!    ([`crate::plan::bound`]), which changes only the bound, not the plan.
 //!
 //! Losses are fixed-point integers and ratios are compared by exact cross-multiplication,
 //! with ties broken by feature index: the plan is deterministic byte for byte. It is also
 //! monotone in the budget: if budget B1 < B2 first differ at step s (taken with B2, not with
 //! B1), every later step saves at most ratio(s) per byte, so with B1 the rest of the scan
 //! saves at most ratio(s) × B1 < ratio(s) × Δbytes(s) = Δloss(s), which B2 alone gains.
+//! The frontier is built without looking at the budget, so its best plan within B is
+//! monotone too, and so is the better of the two.
 
 use std::cmp::Ordering;
 use std::collections::{BinaryHeap, HashMap};
@@ -35,6 +40,7 @@ use crate::plan::bound::{Edge, Problem, cmp_ratio, tighten};
 use crate::plan::candidates::{
     Candidate, CandidateKey, SearchSpace, evaluate, lower_hull, lower_hull_indices, pareto,
 };
+use crate::plan::frontier::{Frontier, MAX_FEATURES};
 use crate::plan::quality::{QualityModel, from_fixed};
 use crate::plan::{Plan, PlannedFeature, PlannerInfo};
 use crate::schema::Schema;
@@ -241,6 +247,7 @@ pub fn search(schema: &Schema, budget: u64, options: &SearchOptions) -> Result<S
     const BLOCKED: u32 = 1 << 31;
     let mut pos: Vec<u32> = vec![0; hulls.len()];
     let mut off_hull: HashMap<u32, Candidate> = HashMap::new();
+    let mut sorted_edges: Option<Vec<Edge>> = None;
     if at_full {
         for (p, h) in pos.iter_mut().zip(&hulls) {
             *p = (h.len() - 1) as u32;
@@ -342,20 +349,9 @@ pub fn search(schema: &Schema, budget: u64, options: &SearchOptions) -> Result<S
             }
         }
         relaxation = bound;
-        if let Some(root) = bound {
-            let problem = Problem {
-                hulls: &hulls,
-                edges: &steps,
-                budget,
-                front: |f: usize| {
-                    let feature = &schema.features[f];
-                    Ok(pareto(evaluate(feature, space, model, dtype, opt)?))
-                },
-            };
-            bound = Some(tighten(problem, root, from_fixed(loss))?);
-        }
+        sorted_edges = Some(steps);
     }
-    let current: Vec<Candidate> = (0..hulls.len())
+    let mut current: Vec<Candidate> = (0..hulls.len())
         .map(|f| {
             off_hull
                 .get(&(f as u32))
@@ -363,6 +359,54 @@ pub fn search(schema: &Schema, budget: u64, options: &SearchOptions) -> Result<S
                 .unwrap_or(hulls[f][(pos[f] & !BLOCKED) as usize])
         })
         .collect();
+    // Small schemas: the better of the greedy plan and the whole-model Pareto frontier's.
+    let mut solver = "greedy";
+    if !at_full && schema.features.len() <= MAX_FEATURES {
+        let fronts: Vec<Vec<Candidate>> = schema
+            .features
+            .iter()
+            .map(|f| Ok(pareto(evaluate(f, space, model, dtype, opt)?)))
+            .collect::<Result<_>>()?;
+        let frontier = Frontier::build(&fronts);
+        if let Some((frontier, (best, choice))) = frontier
+            .as_ref()
+            .and_then(|f| Some((f, f.best_within(budget)?)))
+        {
+            if best < loss {
+                loss = best;
+                current = choice
+                    .iter()
+                    .enumerate()
+                    .map(|(f, &j)| fronts[f][j])
+                    .collect();
+                solver = "Pareto frontier";
+            }
+            if frontier.exact {
+                // The exact frontier's best point is the optimum: nothing can beat it.
+                bound = Some(from_fixed(loss));
+                solver = if solver == "greedy" {
+                    "greedy, proved optimal by the exact Pareto frontier"
+                } else {
+                    "exact Pareto frontier (optimal)"
+                };
+            }
+        }
+    }
+    // Branch and bound, unless the exact frontier already gave the optimum as the bound.
+    if let (Some(root), Some(edges)) = (bound, sorted_edges.as_deref())
+        && relaxation.is_some_and(|r| r == root)
+    {
+        let problem = Problem {
+            hulls: &hulls,
+            edges,
+            budget,
+            front: |f: usize| {
+                let feature = &schema.features[f];
+                Ok(pareto(evaluate(feature, space, model, dtype, opt)?))
+            },
+        };
+        bound = Some(tighten(problem, root, from_fixed(loss))?);
+    }
 
     let total_bytes: u64 = current.iter().map(|c| c.bytes).sum();
     let predicted_loss = from_fixed(loss);
@@ -394,7 +438,7 @@ pub fn search(schema: &Schema, budget: u64, options: &SearchOptions) -> Result<S
     let method = if at_full {
         "searched: the budget holds the full model, every table stays full".to_string()
     } else {
-        describe_space(space)
+        format!("{}; solver: {solver}", describe_space(space))
     };
     let plan = Plan {
         name: schema.name.clone(),
@@ -538,11 +582,15 @@ mod tests {
         );
     }
 
+    fn arb_schema(max_features: usize) -> impl Strategy<Value = Schema> {
+        arb_schema_sized(1, max_features)
+    }
+
     prop_compose! {
-        fn arb_schema(max_features: usize)(
+        fn arb_schema_sized(min_features: usize, max_features: usize)(
             features in prop::collection::vec(
                 (1u64..20_000_000, prop::sample::select(vec![4u32, 8, 12, 16, 30]), 0.1f64..10.0),
-                1..=max_features,
+                min_features..=max_features,
             ),
             opt in prop::sample::select(Optimizer::ALL.to_vec()),
         ) -> Schema {
@@ -610,8 +658,9 @@ mod tests {
             prop_assert!(out.predicted_loss >= best - 1e-12);
             prop_assert!(out.lower_bound <= best + 1e-12, "bound {} > optimum {}", out.lower_bound, best);
             prop_assert!(out.relaxation_bound <= out.lower_bound);
-            // Tiny instances fit in the branching work limit: the bound is the optimum.
+            // Tiny instances get the exact frontier: the plan and the bound are the optimum.
             prop_assert!(best - out.lower_bound <= 1e-9 * best, "bound {} < optimum {}", out.lower_bound, best);
+            prop_assert!(out.predicted_loss - best <= 1e-9 * best, "plan {} > optimum {}", out.predicted_loss, best);
         }
 
         /// With hash allowed, everything but hashed features is still complementary.
@@ -633,5 +682,28 @@ mod tests {
                 }
             }
         }
+    }
+
+    proptest! {
+        // A few cases (PROPTEST_CASES overrides): each searches 40-64 features twice.
+        #![proptest_config(ProptestConfig::with_cases(3))]
+
+        /// Schemas big enough for a thinned frontier stay monotone in the budget.
+        #[test]
+        fn thinned_frontier_plans_are_monotone(
+            s in arb_schema_sized(40, 64),
+            at in 0.0f64..1.0,
+            more in 0.0f64..0.2,
+        ) {
+            let opts = SearchOptions::default();
+            let (min, full) = bounds(&s, &opts);
+            let span = full.saturating_sub(min) as f64;
+            let budget = min + (span * at) as u64;
+            let a = search(&s, budget, &opts).unwrap();
+            let b = search(&s, budget + (span * more) as u64, &opts).unwrap();
+            prop_assert!(b.predicted_loss <= a.predicted_loss);
+            prop_assert!(a.total_bytes <= budget && a.lower_bound <= a.predicted_loss);
+        }
+
     }
 }

@@ -1,6 +1,6 @@
 //! Plans: the shared file format, and the planner that makes them.
 //!
-//! The planner is library code: [`search`] fits a schema to a byte budget, [`uniform`] builds
+//! The planner is library code: [`search`] fits a schema to a byte budget, [`uniform()`] builds
 //! DLRM-style baselines; both return [`Plan`]s in the one file format.
 
 pub mod bound;

@@ -328,7 +328,7 @@ fn render(schema: &Schema, plan: &Plan, costs: &PlanCosts, s: &Summary) -> Strin
     for (i, f) in plan.features.iter().enumerate() {
         let bytes = costs.features[i].bytes;
         let ratio = costs.full_features[i]
-            .map(|full| format!("{:.1}×", compression_ratio(full.bytes, bytes)))
+            .map(|full| format!("{:.2}×", compression_ratio(full.bytes, bytes)))
             .unwrap_or_else(|| "—".into());
         table.add_row(vec![
             f.name.clone(),
@@ -342,7 +342,7 @@ fn render(schema: &Schema, plan: &Plan, costs: &PlanCosts, s: &Summary) -> Strin
     }
     let total_ratio = s
         .full_bytes
-        .map(|full| format!("{:.1}×", compression_ratio(full, s.total_bytes)))
+        .map(|full| format!("{:.2}×", compression_ratio(full, s.total_bytes)))
         .unwrap_or_else(|| "—".into());
     table.add_row(vec![
         "total".to_string(),

@@ -1,13 +1,16 @@
 //! Planner speed: `cargo bench --bench plan` times `plan::search` on synthetic schemas of
 //! 1k, 10k, 100k and 1M features (cardinalities log-uniform in [2, 10^8], seeded), each at a
 //! budget of a quarter of the full model. Targets: 10k features < 1 s, 1M < 60 s, ~linear.
-//! Pass sizes to time only those, e.g. `cargo bench --bench plan -- 1000 10000`.
+//! Pass sizes to time only those, e.g. `cargo bench --bench plan -- 1000 10000`. It first
+//! times `plan --budget 4GiB` and `1GiB` on the bundled criteo-kaggle schema (library only).
 
+use std::path::Path;
 use std::time::Instant;
 
 use embplan::cost::Cost;
 use embplan::plan::{SearchOptions, search};
 use embplan::schema::{Dtype, Feature, Optimizer, Schema};
+use embplan::size::parse_bytes;
 
 /// SplitMix64: a tiny seeded generator, so the bench needs no extra dependency.
 struct SplitMix(u64);
@@ -57,6 +60,21 @@ fn main() {
         sizes
     };
     let options = SearchOptions::default();
+    let kaggle = Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas/criteo-kaggle.toml");
+    let schema = Schema::load(&kaggle).expect("bundled schema");
+    for budget in ["4GiB", "1GiB"] {
+        let bytes = parse_bytes(budget).unwrap().0;
+        let start = Instant::now();
+        let runs = 20;
+        for _ in 0..runs {
+            search(&schema, bytes, &options).expect("search");
+        }
+        let secs = start.elapsed().as_secs_f64() / f64::from(runs);
+        println!(
+            "criteo-kaggle --budget {budget}: {:.1} ms per plan",
+            secs * 1e3
+        );
+    }
     println!("features  seconds  µs/feature  plan bytes / full");
     for n in sizes {
         let schema = synthetic(n, 42);

@@ -63,7 +63,7 @@ fn plans_kaggle_in_4gib_and_the_plan_verifies() {
             "proved complementary (26 features)",
         ))
         .stdout(predicate::str::contains(
-            "lower bound (Lagrangian relaxation)",
+            "optimal in the search space under the quality model",
         ));
     cargo_bin_cmd!("embplan")
         .arg("verify")
@@ -101,6 +101,30 @@ fn json_reports_the_solver_figures() {
     assert!(bound <= loss && loss > 0.0);
     assert_eq!(v["plan"]["feature"].as_array().unwrap().len(), 26);
     assert_eq!(v["not_complementary"].as_array().unwrap().len(), 0);
+}
+
+#[test]
+fn dtype_and_optimizer_overrides_change_the_count() {
+    let k = kaggle();
+    let k = k.to_str().unwrap();
+    let base = json(&["plan", "--budget", "1GiB", "--json", k]);
+    let half = json(&["plan", "--budget", "1GiB", "--json", "--dtype", "f16", k]);
+    assert_eq!(half["plan"]["dtype"], "f16");
+    assert_eq!(
+        half["full_bytes"].as_u64().unwrap() * 2,
+        base["full_bytes"].as_u64().unwrap()
+    );
+    let sgd = json(&[
+        "plan",
+        "--budget",
+        "1GiB",
+        "--json",
+        "--optimizer",
+        "sgd",
+        k,
+    ]);
+    assert_eq!(sgd["plan"]["optimizer"], "sgd");
+    assert!(sgd["predicted_loss"].as_f64() < base["predicted_loss"].as_f64());
 }
 
 #[test]
@@ -275,4 +299,23 @@ fn summary_table_snapshot() {
         .unwrap();
     assert!(out.status.success());
     insta::assert_snapshot!(String::from_utf8(out.stdout).unwrap());
+}
+
+#[test]
+fn plans_are_byte_identical_across_thread_counts() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut texts = Vec::new();
+    for threads in ["1", "2", "3"] {
+        let out = dir.path().join(format!("plan-{threads}.json"));
+        cargo_bin_cmd!("embplan")
+            .env("RAYON_NUM_THREADS", threads)
+            .args(["plan", "--budget", "300MiB", "--allow-hash"])
+            .arg(kaggle())
+            .arg("-o")
+            .arg(&out)
+            .assert()
+            .success();
+        texts.push(std::fs::read(&out).unwrap());
+    }
+    assert!(texts.windows(2).all(|w| w[0] == w[1]));
 }

@@ -14,7 +14,7 @@ use crate::plan::{
     Family, Plan, PlanCosts, QualityModel, SearchOptions, SearchSpace, UniformFamily, UniformSpec,
 };
 use crate::report::{align_right, new_table, scheme_label, table_shapes};
-use crate::schema::Schema;
+use crate::schema::{Dtype, Optimizer, Schema};
 use crate::size::{format_iec, group_thousands, parse_bytes};
 
 /// Arguments of `embplan plan`.
@@ -74,6 +74,14 @@ pub struct Args {
     /// Uniform baseline: features with cardinality ≤ N keep full tables (DLRM's --qr-threshold).
     #[arg(long, value_name = "N", default_value_t = 200, requires = "uniform")]
     pub threshold: u64,
+
+    /// Plan for this weight dtype instead of the schema's: f32, f16, bf16 or int8.
+    #[arg(long, value_name = "DTYPE", value_parser = crate::cli::estimate::parse_dtype)]
+    pub dtype: Option<Dtype>,
+
+    /// Count this optimizer's state instead of the schema's: none, sgd, adagrad, rowwise-adagrad or adam.
+    #[arg(long, value_name = "OPT", value_parser = crate::cli::estimate::parse_optimizer)]
+    pub optimizer: Option<Optimizer>,
 
     /// Quality-model coefficients measured by `calibrate` (TOML) instead of the bundled ones.
     #[arg(long, value_name = "FILE")]
@@ -156,6 +164,7 @@ struct Summary {
     at_full: bool,
     predicted_loss: f64,
     lower_bound: Option<f64>,
+    relaxation_bound: Option<f64>,
     gap: Option<f64>,
     loss_per_gib: Option<f64>,
     quality_model: String,
@@ -166,7 +175,13 @@ struct Summary {
 
 /// Runs `embplan plan`.
 pub fn run(args: Args) -> Result<ExitCode> {
-    let schema = Schema::load(&args.schema)?;
+    let mut schema = Schema::load(&args.schema)?;
+    if let Some(d) = args.dtype {
+        schema.dtype = d;
+    }
+    if let Some(o) = args.optimizer {
+        schema.optimizer = o;
+    }
     let model = match &args.calibration {
         Some(path) => QualityModel::load(path)?,
         None => QualityModel::default(),
@@ -198,6 +213,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
                 at_full: spec.family == UniformFamily::Full,
                 predicted_loss: predicted,
                 lower_bound: None,
+                relaxation_bound: None,
                 gap: None,
                 loss_per_gib: None,
                 quality_model: model.source.clone(),
@@ -236,6 +252,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
                 at_full: out.at_full,
                 predicted_loss: out.predicted_loss,
                 lower_bound: Some(out.lower_bound),
+                relaxation_bound: Some(out.relaxation_bound),
                 gap: Some(out.predicted_loss - out.lower_bound),
                 loss_per_gib: out.loss_per_gib,
                 quality_model: model.source.clone(),
@@ -312,7 +329,7 @@ fn render(schema: &Schema, plan: &Plan, costs: &PlanCosts, s: &Summary) -> Strin
     for (i, f) in plan.features.iter().enumerate() {
         let bytes = costs.features[i].bytes;
         let ratio = costs.full_features[i]
-            .map(|full| format!("{:.1}×", compression_ratio(full.bytes, bytes)))
+            .map(|full| format!("{:.2}×", compression_ratio(full.bytes, bytes)))
             .unwrap_or_else(|| "—".into());
         table.add_row(vec![
             f.name.clone(),
@@ -326,7 +343,7 @@ fn render(schema: &Schema, plan: &Plan, costs: &PlanCosts, s: &Summary) -> Strin
     }
     let total_ratio = s
         .full_bytes
-        .map(|full| format!("{:.1}×", compression_ratio(full, s.total_bytes)))
+        .map(|full| format!("{:.2}×", compression_ratio(full, s.total_bytes)))
         .unwrap_or_else(|| "—".into());
     table.add_row(vec![
         "total".to_string(),
@@ -387,19 +404,37 @@ fn render(schema: &Schema, plan: &Plan, costs: &PlanCosts, s: &Summary) -> Strin
         lines.push("the budget holds the full model: every table stays full".into());
     }
     let mut loss_line = format!("predicted loss increase {}", format_loss(s.predicted_loss));
-    if let (Some(lb), Some(gap)) = (s.lower_bound, s.gap) {
-        let rel = if s.predicted_loss > 0.0 {
-            format!(" ({:.1}% of this plan's)", gap / s.predicted_loss * 100.0)
+    if let (Some(lb), Some(gap), Some(lp)) = (s.lower_bound, s.gap, s.relaxation_bound) {
+        if gap <= 0.0 {
+            loss_line.push_str(&format!(
+                ": optimal in the search space under the quality model (lower bound {}; Lagrangian relaxation alone {})",
+                format_loss(lb),
+                format_loss(lp)
+            ));
         } else {
-            String::new()
-        };
-        loss_line.push_str(&format!(
-            "; lower bound (Lagrangian relaxation) {}, so the gap to the best plan in the search space is at most {}{rel}",
-            format_loss(lb),
-            format_loss(gap)
-        ));
+            let rel = if s.predicted_loss > 0.0 {
+                format!(" ({:.2}% of this plan's)", gap / s.predicted_loss * 100.0)
+            } else {
+                String::new()
+            };
+            loss_line.push_str(&format!(
+                "; lower bound {} (Lagrangian relaxation {}, tightened by branch and bound), so the gap to the best plan in the search space is at most {}{rel}",
+                format_loss(lb),
+                format_loss(lp),
+                format_loss(gap)
+            ));
+        }
     }
     lines.push(loss_line);
+    if let (Some(rate), Some(budget)) = (s.loss_per_gib.filter(|r| *r > 0.0), s.budget_bytes) {
+        // The Lagrange multiplier, scaled to 1% of the budget so the figure is scale-free.
+        let step = budget / 100;
+        lines.push(format!(
+            "at the margin, 1% more budget ({}) would save about {} of predicted loss (the Lagrange multiplier)",
+            format_iec(step),
+            format_loss(rate * step as f64 / (1u64 << 30) as f64)
+        ));
+    }
     if s.provisional {
         lines.push(
             "quality model: provisional defaults — its coefficients are not yet measured with the trainer; pass --calibration FILE for measured ones"

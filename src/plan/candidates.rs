@@ -343,17 +343,26 @@ pub fn steeper(a: &Candidate, b: &Candidate, c: &Candidate, d: &Candidate) -> st
 /// The lower convex hull of a Pareto front (bytes up, loss down): consecutive steps save
 /// strictly less loss per byte. Its first point is the cheapest candidate.
 pub fn lower_hull(front: &[Candidate]) -> Vec<Candidate> {
-    let mut hull: Vec<Candidate> = Vec::with_capacity(front.len().min(32));
-    for &p in front {
+    lower_hull_indices(front)
+        .into_iter()
+        .map(|i| front[i])
+        .collect()
+}
+
+/// [`lower_hull`] as indices into `front` (increasing), so callers can tell which hull
+/// edges have Pareto points between their ends.
+pub fn lower_hull_indices(front: &[Candidate]) -> Vec<usize> {
+    let mut hull: Vec<usize> = Vec::with_capacity(front.len().min(64));
+    for (i, p) in front.iter().enumerate() {
         while hull.len() >= 2 {
-            let (a, b) = (&hull[hull.len() - 2], &hull[hull.len() - 1]);
+            let (a, b) = (&front[hull[hull.len() - 2]], &front[hull[hull.len() - 1]]);
             // Keep b only if a→b is strictly steeper than b→p.
-            if steeper(a, b, b, &p) == std::cmp::Ordering::Greater {
+            if steeper(a, b, b, p) == std::cmp::Ordering::Greater {
                 break;
             }
             hull.pop();
         }
-        hull.push(p);
+        hull.push(i);
     }
     hull
 }

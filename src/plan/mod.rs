@@ -1,10 +1,12 @@
 //! Plans: the shared file format, and the planner that makes them.
 //!
-//! The planner is library code: [`search`] fits a schema to a byte budget, [`uniform`] builds
+//! The planner is library code: [`search`] fits a schema to a byte budget, [`uniform()`] builds
 //! DLRM-style baselines; both return [`Plan`]s in the one file format.
 
+pub mod bound;
 pub mod candidates;
 pub mod file;
+pub mod frontier;
 pub mod quality;
 pub mod solver;
 pub mod uniform;

@@ -76,7 +76,8 @@ pub struct EpochReport {
     pub train: Metrics,
     /// Validation metrics after the epoch.
     pub valid: Metrics,
-    /// Training examples per second (steps only; shuffling and evaluation excluded).
+    /// Training examples per second over the steps (each gathering its batch, computing and
+    /// updating); the epoch's shuffle of example indices and evaluation are excluded.
     pub examples_per_s: f64,
     /// Batch size over the median step time: robust to other processes on a shared machine
     /// (the reference peer reports the same figure).
@@ -119,7 +120,7 @@ pub struct Baselines {
 pub struct TrainReport {
     /// The data set's name.
     pub data: String,
-    /// Training and validation examples.
+    /// Training examples.
     pub train_examples: usize,
     /// Validation examples.
     pub valid_examples: usize,

@@ -42,7 +42,7 @@ pub struct PairFit {
     pub combiner: Option<String>,
     /// Fitted alpha (after the floor).
     pub alpha: f64,
-    /// The provisional default alpha, for comparison.
+    /// The provisional (pre-measurement) alpha, for comparison.
     pub default_alpha: f64,
     /// Runs that used this pair.
     pub runs: usize,
@@ -152,7 +152,7 @@ pub fn calibrate(results: &Results) -> Result<Calibration> {
         .map(|r| r.valid_logloss - full.get(&r.seed).copied().unwrap_or(mean_full))
         .collect();
     let fit = nonnegative_least_squares(&rows, &y);
-    let defaults = QualityModel::default();
+    let defaults = QualityModel::provisional();
     let pair_fits = pairs
         .iter()
         .enumerate()

@@ -1,5 +1,8 @@
 //! `embplan plan` end to end: happy paths, baselines and bad inputs.
 
+mod common;
+use common::json;
+
 use std::path::{Path, PathBuf};
 
 use assert_cmd::cargo::cargo_bin_cmd;
@@ -32,16 +35,6 @@ fn small(dir: &Path) -> PathBuf {
     let path = dir.join("small.toml");
     std::fs::write(&path, SMALL).unwrap();
     path
-}
-
-fn json(args: &[&str]) -> serde_json::Value {
-    let out = cargo_bin_cmd!("embplan").args(args).output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
 }
 
 #[test]

@@ -1,6 +1,9 @@
 //! `embplan train` end to end: bad inputs are located, divergence is reported, and the bytes
 //! allocated equal `estimate`'s.
 
+mod common;
+use common::json;
+
 use std::path::{Path, PathBuf};
 
 use assert_cmd::cargo::cargo_bin_cmd;
@@ -162,16 +165,6 @@ fn divergence_names_epoch_and_step_and_writes_nothing() {
     .stderr(predicate::str::is_match("training diverged: the loss became (NaN|infinite) at epoch 1, step [0-9]+ of 8; try a lower learning rate than 1e30").unwrap());
     assert!(!out.exists());
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
-}
-
-fn json(args: &[&str]) -> serde_json::Value {
-    let out = cargo_bin_cmd!("embplan").args(args).output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
 }
 
 #[test]

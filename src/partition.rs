@@ -54,9 +54,7 @@ impl Combiner {
             "add" => Ok(Combiner::Add),
             "mult" => Ok(Combiner::Mult),
             other => {
-                let hint = crate::source::closest(other, ["concat", "add", "mult"])
-                    .map(|c| format!(" (did you mean '{c}'?)"))
-                    .unwrap_or_default();
+                let hint = crate::source::did_you_mean(other, ["concat", "add", "mult"]);
                 bail!("unknown combiner '{other}'{hint}: expected one of concat, add, mult")
             }
         }

@@ -79,6 +79,13 @@ pub fn closest<'c>(word: &str, candidates: impl IntoIterator<Item = &'c str>) ->
         .map(|(_, c)| c)
 }
 
+/// ` (did you mean 'x'?)` for the candidate closest to `word`, or an empty string.
+pub fn did_you_mean<'c>(word: &str, candidates: impl IntoIterator<Item = &'c str>) -> String {
+    closest(word, candidates)
+        .map(|c| format!(" (did you mean '{c}'?)"))
+        .unwrap_or_default()
+}
+
 /// For serde's "unknown field `x`, expected one of `a`, `b`" style messages, the closest expected word.
 fn suggestion_for_serde_message(message: &str) -> Option<String> {
     let first_tick = message.find('`')?;

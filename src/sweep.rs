@@ -79,9 +79,7 @@ impl Method {
             return Ok(Method::Only(f, c));
         }
         let names = Method::all_names();
-        let hint = crate::source::closest(&t, names.iter().map(String::as_str))
-            .map(|c| format!(" (did you mean '{c}'?)"))
-            .unwrap_or_default();
+        let hint = crate::source::did_you_mean(&t, names.iter().map(String::as_str));
         bail!(
             "unknown method '{s}'{hint}: expected searched, qr-mult, hash or only-FAMILY-COMBINER (e.g. only-crt-add)"
         )

@@ -312,3 +312,16 @@ fn plans_are_byte_identical_across_thread_counts() {
     }
     assert!(texts.windows(2).all(|w| w[0] == w[1]));
 }
+
+#[test]
+fn a_misspelt_combiner_gets_exactly_one_suggestion() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = cargo_bin_cmd!("embplan")
+        .args(["plan", "--uniform", "qr:4", "--combiner", "mul"])
+        .arg(small(dir.path()))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.matches("did you mean 'mult'").count(), 1, "{stderr}");
+}

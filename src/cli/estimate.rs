@@ -61,9 +61,7 @@ fn parse_enum<T: Copy>(
         return Ok(v);
     }
     let names: Vec<&str> = all.iter().map(|&v| name(v)).collect();
-    let hint = crate::source::closest(&lower, names.iter().copied())
-        .map(|c| format!(" (did you mean '{c}'?)"))
-        .unwrap_or_default();
+    let hint = crate::source::did_you_mean(&lower, names.iter().copied());
     Err(format!(
         "unknown {what} '{s}'{hint}: expected one of {}",
         names.join(", ")

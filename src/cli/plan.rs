@@ -136,21 +136,12 @@ pub fn parse_combiners(list: Option<&[String]>) -> Result<Vec<Combiner>> {
     };
     let mut chosen = Vec::new();
     for item in items {
-        chosen.push(parse_combiner(item).context("--combiners")?);
+        chosen.push(Combiner::parse(item).context("--combiners")?);
     }
     Ok(Combiner::ALL
         .into_iter()
         .filter(|c| chosen.contains(c))
         .collect())
-}
-
-fn parse_combiner(s: &str) -> Result<Combiner> {
-    Combiner::parse(s).map_err(|e| {
-        let hint = crate::source::closest(s.trim(), Combiner::ALL.map(Combiner::name))
-            .map(|c| format!(" (did you mean '{c}'?)"))
-            .unwrap_or_default();
-        anyhow::anyhow!("{e}{hint}")
-    })
 }
 
 /// What the solver (or the baseline) reports beside the plan.
@@ -190,7 +181,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
         Some(spec) => {
             let spec = UniformSpec {
                 family: UniformFamily::parse(spec).context("--uniform")?,
-                combiner: parse_combiner(&args.combiner).context("--combiner")?,
+                combiner: Combiner::parse(&args.combiner).context("--combiner")?,
                 threshold: args.threshold,
                 dim_multiple: args.dim_multiple,
             };

@@ -90,9 +90,7 @@ impl Format {
             return Ok(f);
         }
         let names = Format::ALL.map(Format::name);
-        let hint = crate::source::closest(&lower, names)
-            .map(|c| format!(" (did you mean '{c}'?)"))
-            .unwrap_or_default();
+        let hint = crate::source::did_you_mean(&lower, names);
         bail!(
             "unknown export format '{s}'{hint}: expected one of {}",
             names.join(", ")

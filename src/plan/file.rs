@@ -538,12 +538,10 @@ impl RawFeature {
             "crt" => &["moduli"],
             "explicit" => &["partitions"],
             other => {
-                let hint = crate::source::closest(
+                let hint = crate::source::did_you_mean(
                     other,
                     ["full", "hash", "qr", "mixed-radix", "crt", "explicit"],
-                )
-                .map(|s| format!(" (did you mean '{s}'?)"))
-                .unwrap_or_default();
+                );
                 bail!(
                     "unknown scheme '{other}'{hint}: expected full, hash, qr, mixed-radix, crt or explicit"
                 )

@@ -84,9 +84,7 @@ impl Family {
             return Ok(f);
         }
         let names = Family::ALL.map(Family::name);
-        let hint = crate::source::closest(&lower, names.iter().copied().chain(["full"]))
-            .map(|c| format!(" (did you mean '{c}'?)"))
-            .unwrap_or_default();
+        let hint = crate::source::did_you_mean(&lower, names.iter().copied().chain(["full"]));
         bail!(
             "unknown family '{s}'{hint}: expected one of {} (full tables are always allowed)",
             names.join(", ")

@@ -35,9 +35,7 @@ impl UniformFamily {
         }
         let expected = "expected full, qr:C or hash:C with C collisions, e.g. qr:4";
         let Some((family, count)) = t.split_once(':') else {
-            let hint = crate::source::closest(&t, ["full", "qr", "hash"])
-                .map(|c| format!(" (did you mean '{c}'?)"))
-                .unwrap_or_default();
+            let hint = crate::source::did_you_mean(&t, ["full", "qr", "hash"]);
             bail!("invalid uniform baseline '{s}'{hint}: {expected}");
         };
         let c: u64 = count.trim().parse().ok().filter(|&c| c >= 1).with_context(|| {
@@ -47,9 +45,7 @@ impl UniformFamily {
             "qr" => Ok(UniformFamily::Qr(c)),
             "hash" => Ok(UniformFamily::Hash(c)),
             other => {
-                let hint = crate::source::closest(other, ["qr", "hash"])
-                    .map(|c| format!(" (did you mean '{c}'?)"))
-                    .unwrap_or_default();
+                let hint = crate::source::did_you_mean(other, ["qr", "hash"]);
                 bail!("invalid uniform baseline '{s}': unknown family '{other}'{hint}; {expected}")
             }
         }

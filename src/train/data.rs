@@ -195,12 +195,10 @@ fn header_columns(
                 "{origin}:1:{col}: expected a header naming 'label' and the plan's features, found the number '{name}': pass --no-header if the file starts with data"
             );
         } else {
-            let hint = crate::source::closest(
+            let hint = crate::source::did_you_mean(
                 name,
                 std::iter::once("label").chain(features.iter().map(|f| f.name.as_str())),
-            )
-            .map(|s| format!(" (did you mean '{s}'?)"))
-            .unwrap_or_default();
+            );
             bail!(
                 "{origin}:1:{col}: unknown column '{name}'{hint}: expected 'label' or one of the plan's features ({}); pass --ignore-extra-columns to skip it",
                 feature_list(features)

@@ -285,8 +285,28 @@ fn calibration_file_replaces_the_defaults() {
 fn summary_table_snapshot() {
     let dir = tempfile::tempdir().unwrap();
     let schema = small(dir.path());
+    // A calibration of its own, so refitting the bundled one does not change the snapshot.
+    let mut calibration = String::from("version = 1\nsource = \"snapshot test\"\n");
+    for family in ["qr", "mixed-radix", "crt"] {
+        for (combiner, alpha) in [("mult", 1e-3), ("add", 1.2e-3), ("concat", 0.9e-3)] {
+            calibration.push_str(&format!(
+                "[[coefficient]]\nfamily = \"{family}\"\ncombiner = \"{combiner}\"\nalpha = {alpha}\nbeta = 1e-5\n"
+            ));
+        }
+    }
+    calibration.push_str("[[coefficient]]\nfamily = \"hash\"\nalpha = 3e-3\n");
+    let calibration_path = dir.path().join("calibration.toml");
+    std::fs::write(&calibration_path, calibration).unwrap();
     let out = cargo_bin_cmd!("embplan")
-        .args(["plan", "--budget", "20MiB", "--dim-multiple", "4"])
+        .args([
+            "plan",
+            "--budget",
+            "20MiB",
+            "--dim-multiple",
+            "4",
+            "--calibration",
+        ])
+        .arg(&calibration_path)
         .arg(&schema)
         .output()
         .unwrap();

@@ -243,7 +243,7 @@ pub fn check_exhaustive(scheme: &Scheme, n: u64) -> Result<Verdict> {
             counterexample: None,
         });
     }
-    let (a, b) = first_collision(n, window, &code_of);
+    let (a, b) = first_collision(n, window, space, &code_of);
     Ok(Verdict {
         complementary: false,
         method: Method::Exhaustive,
@@ -298,14 +298,13 @@ fn any_duplicate_in_window(
 }
 
 /// The smallest b whose code an earlier id already has, and that earlier id a.
-fn first_collision(n: u64, window: u128, code_of: &dyn Fn(u64) -> u128) -> (u64, u64) {
+fn first_collision(n: u64, window: u128, space: u128, code_of: &dyn Fn(u64) -> u128) -> (u64, u64) {
     // Ids are scanned in order; a window-limited bitset would miss cross-window codes, so
     // mark codes of every window in turn and keep the smallest b over all windows.
-    let space_end = (0..n).map(code_of).max().unwrap_or(0) + 1;
     let mut best: Option<u64> = None;
     let mut lo = 0u128;
-    while lo < space_end {
-        let hi = (lo + window).min(space_end);
+    while lo < space {
+        let hi = (lo + window).min(space);
         let words = usize::try_from((hi - lo).div_ceil(64)).expect("window fits in memory");
         let mut bits = vec![0u64; words];
         let limit = best.unwrap_or(n);

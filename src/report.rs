@@ -1,6 +1,9 @@
 //! Rendering for people: comfy-table tables in one house style.
 
+use std::io::IsTerminal;
+
 use comfy_table::{ContentArrangement, Table, presets};
+use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::plan::PlannedFeature;
 use crate::size::group_thousands;
@@ -40,4 +43,18 @@ pub fn scheme_label(f: &PlannedFeature) -> String {
         Some(c) => format!("{} {c}", f.scheme.describe()),
         None => f.scheme.describe(),
     }
+}
+
+/// A progress bar on standard error with `template`, hidden when stderr is not a terminal.
+pub fn progress_bar(template: &str) -> ProgressBar {
+    if !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(0);
+    bar.set_style(
+        ProgressStyle::with_template(template)
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    bar
 }

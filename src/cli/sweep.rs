@@ -1,12 +1,12 @@
 //! `embplan sweep`: plan and train methods across budgets, recording memory against loss.
 
 use std::collections::BTreeMap;
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::ProgressBar;
 
 use super::data_args::{DataArgs, ModelArgs};
 use crate::plan::quality::QualityModel;
@@ -130,7 +130,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let data = source
         .load(&full, Some(&schema))
         .context("cannot load the sweep's data")?;
-    let bar = progress_bar();
+    let bar = crate::report::progress_bar("run {pos}/{len} [{bar:30}] {msg} ({eta})");
     sweep(&schema, &data, &cfg, &mut results, &args.output, |event| {
         report_event(&bar, event)
     })?;
@@ -166,19 +166,6 @@ fn load_or_start(path: &std::path::Path, schema: &str, data: &str) -> Result<Res
         );
     }
     Ok(existing)
-}
-
-fn progress_bar() -> ProgressBar {
-    if !std::io::stderr().is_terminal() {
-        return ProgressBar::hidden();
-    }
-    let bar = ProgressBar::new(0);
-    bar.set_style(
-        ProgressStyle::with_template("run {pos}/{len} [{bar:30}] {msg} ({eta})")
-            .unwrap_or_else(|_| ProgressStyle::default_bar())
-            .progress_chars("=> "),
-    );
-    bar
 }
 
 fn report_event(bar: &ProgressBar, event: Event) {

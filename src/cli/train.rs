@@ -1,11 +1,11 @@
 //! `embplan train`: validate a plan by training a click model with it.
 
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Result;
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::ProgressBar;
 
 use super::data_args::{DataArgs, ModelArgs};
 use crate::plan::{InputKind, Plan};
@@ -85,17 +85,7 @@ struct Progress {
 
 impl Progress {
     fn new(lines: bool) -> Progress {
-        let bar = if std::io::stderr().is_terminal() {
-            let bar = ProgressBar::new(0);
-            bar.set_style(
-                ProgressStyle::with_template("epoch {msg} [{bar:30}] {pos}/{len} steps ({eta})")
-                    .unwrap_or_else(|_| ProgressStyle::default_bar())
-                    .progress_chars("=> "),
-            );
-            bar
-        } else {
-            ProgressBar::hidden()
-        };
+        let bar = crate::report::progress_bar("epoch {msg} [{bar:30}] {pos}/{len} steps ({eta})");
         Progress { bar, lines }
     }
 }

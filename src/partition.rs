@@ -133,13 +133,20 @@ impl ExplicitPartitions {
             for token in content.split_whitespace() {
                 let col = content[pos..].find(token).map_or(pos, |p| p + pos);
                 pos = col + token.len();
+                let at = format!("{origin}:{}:{}", i + 1, content[..col].chars().count() + 1);
                 let id: u64 = token.parse().map_err(|_| {
                     anyhow::anyhow!(
-                        "{origin}:{}:{}: expected a non-negative integer class id, found '{token}'",
-                        i + 1,
-                        content[..col].chars().count() + 1
+                        "{at}: expected a class id (an integer from 0 to {}), found '{token}'",
+                        u64::MAX - 1
                     )
                 })?;
+                // A partition has 1 + its largest class id rows, which must itself be a u64.
+                if id == u64::MAX {
+                    bail!(
+                        "{at}: class id {id} is too large: a partition's row count (largest id + 1) must be at most {}",
+                        u64::MAX
+                    );
+                }
                 fields.push(id);
             }
             if columns.is_empty() {
@@ -164,7 +171,7 @@ impl ExplicitPartitions {
         let n = columns[0].len() as u64;
         let rows = columns
             .iter()
-            .map(|c| c.iter().max().copied().unwrap_or(0) + 1)
+            .map(|c| c.iter().max().map_or(1, |&m| m + 1))
             .collect();
         Ok(ExplicitPartitions {
             path: path.to_path_buf(),
@@ -399,7 +406,7 @@ mod tests {
         let e = ExplicitPartitions::parse(Path::new("p.txt"), "0 0\n1 x\n").unwrap_err();
         assert_eq!(
             e.to_string(),
-            "p.txt:2:3: expected a non-negative integer class id, found 'x'"
+            "p.txt:2:3: expected a class id (an integer from 0 to 18446744073709551614), found 'x'"
         );
         let e = ExplicitPartitions::parse(Path::new("p.txt"), "0 0\n1\n").unwrap_err();
         assert!(e.to_string().starts_with("p.txt:2:1: expected 2 class ids"));

@@ -320,7 +320,7 @@ fn bad_partition_and_plan_files_are_located() {
         .assert()
         .code(2)
         .stderr(contains(
-            "p.txt:2:3: expected a non-negative integer class id, found 'z'",
+            "p.txt:2:3: expected a class id (an integer from 0 to 18446744073709551614), found 'z'",
         ));
     write(dir.path(), "short.txt", "0 1\n1 0\n");
     embplan()

@@ -4,12 +4,16 @@
 //! [`prove`] decides it from the family's algebra in O(k) arithmetic; [`check_exhaustive`]
 //! enumerates every id and marks its class tuple in a bitset, without using any algebra.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+mod exhaustive;
 
-use anyhow::{Result, bail};
+use anyhow::Result;
 use num_integer::Integer;
-use rayon::prelude::*;
 use serde::Serialize;
+
+pub use exhaustive::{
+    Cost as ExhaustiveCost, Enumeration, Limits, MAX_ENUMERATED_IDS, check_exhaustive,
+    check_exhaustive_with, cost as exhaustive_cost,
+};
 
 use crate::partition::{Combiner, Scheme, TableMap};
 
@@ -191,146 +195,6 @@ fn join(values: &[u64]) -> String {
         .join(",")
 }
 
-/// Ids handled per parallel work item in the exhaustive check.
-const CHUNK: u64 = 1 << 16;
-
-/// A window of the code space marked in one pass, in bits: at least 2n, at least 2^27.
-fn window_bits(n: u64) -> u128 {
-    u128::from(n.saturating_mul(2)).max(1 << 27)
-}
-
-/// Decides complementarity by enumerating every id, independently of any algebra.
-///
-/// Each id's class tuple is read as one number, the code, in mixed radix over the tables'
-/// row counts; an atomic bitset marks codes seen. When the code space is larger than
-/// [`window_bits`], it is covered in several passes, each marking one window, so memory
-/// stays O(n) bits. The first colliding pair (smallest b, then its a) is found by a
-/// sequential re-scan, so the counterexample does not depend on thread timing.
-pub fn check_exhaustive(scheme: &Scheme, n: u64) -> Result<Verdict> {
-    scheme.validate(n)?;
-    if usize::try_from(n).is_err() {
-        bail!("cannot enumerate {n} ids on this platform");
-    }
-    let maps = scheme.table_maps();
-    let rows = scheme.table_rows(n);
-    let strides = strides(&rows)?;
-    let space = strides.last().copied().unwrap_or(1);
-    let window = window_bits(n);
-    let code_of = |x: u64| -> u128 {
-        maps.iter()
-            .zip(&strides)
-            .map(|(m, &s)| u128::from(m.class_of(x)) * s)
-            .sum()
-    };
-    let passes = space.div_ceil(window);
-    let mut duplicate = false;
-    for pass in 0..passes {
-        let lo = pass * window;
-        let hi = (lo + window).min(space);
-        if any_duplicate_in_window(n, lo, hi, &code_of) {
-            duplicate = true;
-            break;
-        }
-    }
-    let desc = scheme.describe();
-    if !duplicate {
-        return Ok(Verdict {
-            complementary: true,
-            method: Method::Exhaustive,
-            reason: format!(
-                "{desc}: enumerated all {n} ids; their class tuples are pairwise distinct"
-            ),
-            counterexample: None,
-        });
-    }
-    let (a, b) = first_collision(n, window, space, &code_of);
-    Ok(Verdict {
-        complementary: false,
-        method: Method::Exhaustive,
-        reason: format!("{desc}: enumerated the ids; {a} and {b} have the same class tuple"),
-        counterexample: Some(Counterexample {
-            a,
-            b,
-            classes: class_tuple(&maps, a),
-        }),
-    })
-}
-
-/// Place values of the tables' classes in the code, with the code-space size last.
-fn strides(rows: &[u64]) -> Result<Vec<u128>> {
-    let mut out = Vec::with_capacity(rows.len() + 1);
-    let mut acc: u128 = 1;
-    out.push(acc);
-    for &r in rows {
-        acc = acc.checked_mul(u128::from(r.max(1))).ok_or_else(|| {
-            anyhow::anyhow!(
-                "the class-tuple space exceeds 2^128 codes; exhaustive enumeration is not possible"
-            )
-        })?;
-        out.push(acc);
-    }
-    Ok(out)
-}
-
-/// Marks the codes in `[lo, hi)` of every id, in parallel; true if some code is marked twice.
-fn any_duplicate_in_window(
-    n: u64,
-    lo: u128,
-    hi: u128,
-    code_of: &(dyn Fn(u64) -> u128 + Sync),
-) -> bool {
-    let words = usize::try_from((hi - lo).div_ceil(64)).expect("window fits in memory");
-    let bits: Vec<AtomicU64> = (0..words).map(|_| AtomicU64::new(0)).collect();
-    let chunks = n.div_ceil(CHUNK);
-    (0..chunks).into_par_iter().any(|c| {
-        let start = c * CHUNK;
-        let end = (start + CHUNK).min(n);
-        (start..end).any(|x| {
-            let code = code_of(x);
-            if code < lo || code >= hi {
-                return false;
-            }
-            let off = (code - lo) as usize;
-            let mask = 1u64 << (off % 64);
-            bits[off / 64].fetch_or(mask, Ordering::Relaxed) & mask != 0
-        })
-    })
-}
-
-/// The smallest b whose code an earlier id already has, and that earlier id a.
-fn first_collision(n: u64, window: u128, space: u128, code_of: &dyn Fn(u64) -> u128) -> (u64, u64) {
-    // Ids are scanned in order; a window-limited bitset would miss cross-window codes, so
-    // mark codes of every window in turn and keep the smallest b over all windows.
-    let mut best: Option<u64> = None;
-    let mut lo = 0u128;
-    while lo < space {
-        let hi = (lo + window).min(space);
-        let words = usize::try_from((hi - lo).div_ceil(64)).expect("window fits in memory");
-        let mut bits = vec![0u64; words];
-        let limit = best.unwrap_or(n);
-        for x in 0..limit {
-            let code = code_of(x);
-            if code < lo || code >= hi {
-                continue;
-            }
-            let off = (code - lo) as usize;
-            let mask = 1u64 << (off % 64);
-            if bits[off / 64] & mask != 0 {
-                best = Some(x);
-                break;
-            }
-            bits[off / 64] |= mask;
-        }
-        lo = hi;
-    }
-    let b = best.expect("a duplicate was seen in the parallel pass");
-    let code = code_of(b);
-    let a = (0..b)
-        .find(|&x| code_of(x) == code)
-        .expect("b collides with an earlier id");
-    (a, b)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -448,14 +312,106 @@ mod tests {
         );
     }
 
+    /// Limits that force the sparse strategy into several passes even for tiny n.
+    fn tiny(memory: u64) -> Limits {
+        Limits {
+            memory,
+            max_ids: MAX_ENUMERATED_IDS,
+        }
+    }
+
+    fn explicit(text: &str) -> Scheme {
+        Scheme::Explicit(Arc::new(
+            ExplicitPartitions::parse(Path::new("p.txt"), text).unwrap(),
+        ))
+    }
+
     #[test]
-    fn large_code_space_uses_several_passes() {
-        // Code space 2^20 · 2^20 = 2^40 bits would not fit; the windows cover it.
+    fn sparse_space_runs_several_real_passes() {
+        // Rows 2^20 + 1 and 2^20 for n = 5000: a 2^40-code space, far above 64 bits an id.
         let s = Scheme::Crt {
             moduli: vec![(1 << 20) + 1, 1 << 20],
         };
-        let v = check_exhaustive(&s, 1000).unwrap();
-        assert!(v.complementary);
+        let limits = tiny(8 * 1000);
+        let c = exhaustive_cost(&s, 5000, &limits).unwrap();
+        assert_eq!(c.strategy, Enumeration::Sparse { passes: 5 });
+        let v = check_exhaustive_with(&s, 5000, &limits).unwrap();
+        assert!(v.complementary, "{v:?}");
+        // lcm(6, 10) = 30 with rows capped at n: collisions found across passes.
+        let s = Scheme::Crt {
+            moduli: vec![1 << 12, 6 * (1 << 12)],
+        };
+        let n = 50_000;
+        assert!(matches!(
+            exhaustive_cost(&s, n, &tiny(8 * 7000)).unwrap().strategy,
+            Enumeration::Sparse { passes: 8 }
+        ));
+        let sparse = check_exhaustive_with(&s, n, &tiny(8 * 7000)).unwrap();
+        let proved = prove(&s, n).unwrap();
+        assert!(!sparse.complementary && !proved.complementary);
+        assert_eq!(
+            sparse.counterexample.map(|c| (c.a, c.b)),
+            proved.counterexample.map(|c| (c.a, c.b))
+        );
+    }
+
+    #[test]
+    fn code_space_beyond_64_bits_is_hashed_then_checked_exactly() {
+        // Three partitions with class ids near 2^40: a space of about 2^120 codes.
+        let big = 1u64 << 40;
+        let rows: String = (0..300u64)
+            .map(|x| format!("{} {} {}\n", big + x % 7, big - x % 11, big + x / 77))
+            .collect();
+        let v = check_exhaustive_with(&explicit(&rows), 300, &tiny(8 * 64)).unwrap();
+        // x mod 7, x mod 11 and x div 77 separate all 300 ids (77 = 7·11).
+        assert!(v.complementary, "{v:?}");
+        let rows: String = (0..300u64)
+            .map(|x| format!("{} {} {}\n", big + x % 7, big - x % 11, big + x / 200))
+            .collect();
+        let v = check_exhaustive_with(&explicit(&rows), 300, &tiny(8 * 64)).unwrap();
+        assert_eq!(v.counterexample.map(|c| (c.a, c.b)), Some((0, 77)));
+    }
+
+    #[test]
+    fn largest_class_id_is_refused_not_wrapped() {
+        // Regression: 1 + u64::MAX used to wrap to 0 rows and pass as complementary.
+        let e = ExplicitPartitions::parse(
+            Path::new("p.txt"),
+            "18446744073709551615 0\n18446744073709551615 0\n",
+        )
+        .unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("p.txt:1:1: class id 18446744073709551615 is too large")
+        );
+        let s = explicit("18446744073709551614 0\n18446744073709551614 0\n");
+        let v = check_exhaustive(&s, 2).unwrap();
+        assert_eq!(v.counterexample.map(|c| (c.a, c.b)), Some((0, 1)));
+    }
+
+    #[test]
+    fn huge_class_ids_finish_at_once() {
+        // Regression: a class id of 10^12 made the old windowed check take hours.
+        let s = explicit("1000000000000 0\n0 1\n");
+        assert!(check_exhaustive(&s, 2).unwrap().complementary);
+    }
+
+    #[test]
+    fn enumeration_beyond_the_limit_is_refused_up_front() {
+        // Regression: these aborted with "memory allocation failed" or ran for hours.
+        for (scheme, n) in [
+            (Scheme::Qr { m: 1 }, u64::MAX),
+            (Scheme::Qr { m: 3_037_000_500 }, 1 << 63),
+        ] {
+            let e = check_exhaustive(&scheme, n).unwrap_err().to_string();
+            assert!(e.contains("refused") && e.contains("of memory"), "{e}");
+        }
+        let limits = Limits {
+            memory: 1 << 20,
+            max_ids: 1000,
+        };
+        let e = check_exhaustive_with(&Scheme::Full, 1001, &limits).unwrap_err();
+        assert!(e.to_string().contains("at most 1000 ids"), "{e}");
     }
 
     fn small_scheme() -> impl Strategy<Value = Scheme> {
@@ -483,6 +439,29 @@ mod tests {
                         assert_collides(&scheme, c);
                     }
                     None => prop_assert!(v.complementary),
+                }
+            }
+        }
+
+        #[test]
+        fn sparse_strategy_agrees_with_dense(scheme in small_scheme(), n in 1u64..400, mem in 8u64..800) {
+            let dense = check_exhaustive(&scheme, n).unwrap();
+            let sparse = check_exhaustive_with(&scheme, n, &tiny(mem)).unwrap();
+            prop_assert_eq!(dense.complementary, sparse.complementary);
+            prop_assert_eq!(
+                dense.counterexample.map(|c| (c.a, c.b)),
+                sparse.counterexample.map(|c| (c.a, c.b))
+            );
+        }
+
+        #[test]
+        fn every_class_is_inside_its_table(scheme in small_scheme(), n in 1u64..400) {
+            let rows = scheme.table_rows(n);
+            let maps = scheme.table_maps();
+            prop_assert_eq!(rows.len(), maps.len());
+            for x in 0..n {
+                for (map, &r) in maps.iter().zip(&rows) {
+                    prop_assert!(map.class_of(x) < r, "{:?} x={} n={}", scheme, x, n);
                 }
             }
         }

@@ -5,7 +5,11 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+/// Exit code after Ctrl-C or SIGTERM, as shells report a SIGINT death (128 + 2).
+const EXIT_INTERRUPTED: i32 = 130;
+
 fn main() -> ExitCode {
+    remove_temp_files_on_interrupt();
     let cli = embplan::cli::Cli::parse();
     match embplan::cli::run(cli) {
         Ok(code) => code,
@@ -16,6 +20,21 @@ fn main() -> ExitCode {
             let _ = writeln!(std::io::stderr(), "error: {err:#}");
             ExitCode::from(embplan::cli::EXIT_BAD_INPUT)
         }
+    }
+}
+
+/// On Ctrl-C, SIGTERM or SIGHUP, removes the temp files of writes in progress, then exits:
+/// an interrupted run leaves the old output or none, never a partial or stray file.
+fn remove_temp_files_on_interrupt() {
+    let installed = ctrlc::set_handler(|| {
+        embplan::output::remove_pending_temp_files();
+        std::process::exit(EXIT_INTERRUPTED);
+    });
+    if let Err(e) = installed {
+        let _ = writeln!(
+            std::io::stderr(),
+            "warning: cannot watch for Ctrl-C ({e}); an interrupted write may leave a temp file"
+        );
     }
 }
 

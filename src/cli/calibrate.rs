@@ -32,6 +32,9 @@ pub struct Args {
 
 /// Runs `embplan calibrate`.
 pub fn run(args: Args) -> Result<ExitCode> {
+    if let Some(path) = &args.output {
+        crate::output::check_output(path, &[&args.results], &["toml"], "calibration")?;
+    }
     let results = Results::load(&args.results)?;
     let cal = calibrate(&results)?;
     if let Some(path) = &args.output {

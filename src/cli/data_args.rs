@@ -54,6 +54,16 @@ pub struct DataArgs {
 }
 
 impl DataArgs {
+    /// The data files read (none for synthetic data), so outputs can be checked against them.
+    pub fn input_files(&self) -> Vec<&std::path::Path> {
+        let mut files = Vec::new();
+        if self.data != "synthetic" {
+            files.push(std::path::Path::new(&self.data));
+        }
+        files.extend(self.valid.as_deref());
+        files
+    }
+
     /// The library's data source; `seed` seeds synthetic generation.
     pub fn source(&self, seed: u64) -> DataSource {
         DataSource {

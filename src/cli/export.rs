@@ -34,6 +34,10 @@ fn parse_format(s: &str) -> Result<Format, String> {
 
 /// Runs `embplan export`.
 pub fn run(args: Args) -> Result<ExitCode> {
+    if let Some(path) = &args.output {
+        let what = format!("{} export", args.format);
+        crate::output::check_output(path, &[&args.plan], args.format.extensions(), &what)?;
+    }
     let plan = Plan::load(&args.plan)?;
     let exported = export(&plan, args.format)?;
     let mut stderr = std::io::stderr().lock();
@@ -41,7 +45,10 @@ pub fn run(args: Args) -> Result<ExitCode> {
         writeln!(stderr, "warning: {warning}")?;
     }
     match &args.output {
-        Some(path) => crate::output::write_atomic(path, exported.text.as_bytes())?,
+        Some(path) => {
+            crate::output::write_atomic(path, exported.text.as_bytes())?;
+            writeln!(stderr, "wrote {}", path.display())?;
+        }
         None => std::io::stdout()
             .lock()
             .write_all(exported.text.as_bytes())?,

@@ -166,6 +166,11 @@ struct Summary {
 
 /// Runs `embplan plan`.
 pub fn run(args: Args) -> Result<ExitCode> {
+    if let Some(path) = &args.output {
+        let mut inputs = vec![args.schema.as_path()];
+        inputs.extend(args.calibration.as_deref());
+        crate::output::check_output(path, &inputs, &["toml", "json"], "plan")?;
+    }
     let mut schema = Schema::load(&args.schema)?;
     if let Some(d) = args.dtype {
         schema.dtype = d;
@@ -291,9 +296,9 @@ pub fn run(args: Args) -> Result<ExitCode> {
         writeln!(out, "{}", serde_json::to_string_pretty(&json)?)?;
     } else {
         writeln!(out, "{}", render(&schema, &plan, &costs, &summary))?;
-        if let Some(path) = &args.output {
-            writeln!(out, "wrote {}", path.display())?;
-        }
+    }
+    if let Some(path) = &args.output {
+        eprintln!("wrote {}", path.display());
     }
     Ok(ExitCode::SUCCESS)
 }

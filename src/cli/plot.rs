@@ -25,6 +25,7 @@ pub struct Args {
 
 /// Runs `embplan plot`.
 pub fn run(args: Args) -> Result<ExitCode> {
+    crate::output::check_output(&args.output, &[&args.input], &["png", "svg"], "plot")?;
     if is_results_file(&args.input)? {
         let results = Results::load(&args.input)?;
         crate::plot::plot_results(&results, &args.output)?;

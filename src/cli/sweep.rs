@@ -87,6 +87,14 @@ pub struct Args {
 
 /// Runs `embplan sweep`.
 pub fn run(args: Args) -> Result<ExitCode> {
+    let mut inputs = vec![args.schema.as_path()];
+    inputs.extend(args.calibration.as_deref());
+    inputs.extend(args.data.input_files());
+    crate::output::check_output(&args.output, &inputs, &["json"], "results")?;
+    if let Some(plot) = &args.plot {
+        inputs.push(&args.output);
+        crate::output::check_output(plot, &inputs, &["png", "svg"], "plot")?;
+    }
     let schema = Schema::load(&args.schema)?;
     let full = Plan::full_from_schema(&schema)?;
     let full_bytes = full.costs()?.total.bytes;
@@ -146,7 +154,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
     )?;
     if let Some(path) = &args.plot {
         crate::plot::plot_results(&results, path)?;
-        writeln!(out, "plot: {}", path.display())?;
+        eprintln!("wrote {}", path.display());
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -42,12 +42,22 @@ pub struct Args {
     pub json: bool,
 
     /// Also write the JSON report to FILE (atomically: whole or not at all).
-    #[arg(long, value_name = "FILE")]
-    pub out: Option<PathBuf>,
+    #[arg(
+        short = 'o',
+        long = "output",
+        visible_alias = "out",
+        value_name = "FILE"
+    )]
+    pub output: Option<PathBuf>,
 }
 
 /// Runs `embplan train`.
 pub fn run(args: Args) -> Result<ExitCode> {
+    if let Some(path) = &args.output {
+        let mut inputs = vec![args.plan.as_path()];
+        inputs.extend(args.data.input_files());
+        crate::output::check_output(path, &inputs, &["json"], "training report")?;
+    }
     let (plan, kind) = Plan::load_plan_or_schema(&args.plan)?;
     let mut notes = Vec::new();
     let cfg = args.model.config(&plan, args.seed, &mut notes)?;
@@ -65,8 +75,9 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let report = crate::train::train_observed(&plan, &data, &cfg, &mut progress)?;
     progress.bar.finish_and_clear();
     let json = serde_json::to_string_pretty(&report)?;
-    if let Some(path) = &args.out {
+    if let Some(path) = &args.output {
         crate::output::write_atomic(path, format!("{json}\n").as_bytes())?;
+        eprintln!("wrote {}", path.display());
     }
     let mut out = std::io::stdout().lock();
     if args.json {

@@ -97,6 +97,16 @@ impl Format {
         )
     }
 
+    /// File extensions an output of this format may have (without the dot).
+    pub fn extensions(self) -> &'static [&'static str] {
+        match self {
+            Format::Json => &["json"],
+            Format::Toml => &["toml"],
+            Format::Pytorch | Format::Torchrec => &["py"],
+            Format::Dlrm => &["txt", "sh", "args"],
+        }
+    }
+
     /// The exporter for this format.
     pub fn exporter(self) -> Box<dyn Exporter> {
         match self {

@@ -1,0 +1,274 @@
+//! CLI regression tests for hostile input: outputs never overwrite inputs, output paths are
+//! checked before any work, interrupted runs leave no temp files, verdicts never wrap.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use assert_cmd::cargo::cargo_bin_cmd;
+use predicates::str::contains;
+
+fn embplan() -> assert_cmd::Command {
+    cargo_bin_cmd!("embplan")
+}
+
+fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+const SCHEMA: &str = "dim = 8\noptimizer = \"adagrad\"\n\n[[feature]]\nname = \"a\"\ncardinality = 1000\n\n[[feature]]\nname = \"b\"\ncardinality = 10\n";
+
+fn files_in(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn plan_refuses_to_overwrite_its_schema() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = write(dir.path(), "s.toml", SCHEMA);
+    embplan()
+        .current_dir(dir.path())
+        .args(["plan", "--budget", "64KiB", "s.toml", "-o", "./s.toml"])
+        .assert()
+        .code(2)
+        .stderr(contains("refusing to overwrite an input"));
+    assert_eq!(std::fs::read_to_string(s).unwrap(), SCHEMA);
+}
+
+#[test]
+fn export_refuses_to_overwrite_its_plan_and_checks_the_extension() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "s.toml", SCHEMA);
+    embplan()
+        .current_dir(dir.path())
+        .args(["plan", "--budget", "64KiB", "s.toml", "-o", "p.toml"])
+        .assert()
+        .success()
+        .stderr(contains("wrote p.toml"));
+    let plan = std::fs::read_to_string(dir.path().join("p.toml")).unwrap();
+    embplan()
+        .current_dir(dir.path())
+        .args(["export", "p.toml", "-f", "json", "-o", "p.toml"])
+        .assert()
+        .code(2)
+        .stderr(contains("must end in .json"));
+    embplan()
+        .current_dir(dir.path())
+        .args(["export", "p.toml", "-f", "toml", "-o", "p.toml"])
+        .assert()
+        .code(2)
+        .stderr(contains("refusing to overwrite an input"));
+    embplan()
+        .current_dir(dir.path())
+        .args(["export", "p.toml", "-f", "pytorch", "-o", "m.json"])
+        .assert()
+        .code(2)
+        .stderr(contains("must end in .py"));
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("p.toml")).unwrap(),
+        plan
+    );
+    assert_eq!(files_in(dir.path()), ["p.toml", "s.toml"]);
+}
+
+#[test]
+fn train_refuses_to_overwrite_its_data() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "s.toml", SCHEMA);
+    let data = "label\ta\tb\n1\t3\t4\n0\t5\t6\n1\t7\t8\n0\t9\t1\n";
+    write(dir.path(), "d.tsv", data);
+    embplan()
+        .current_dir(dir.path())
+        .args(["train", "s.toml", "--data", "d.tsv", "-o", "d.tsv"])
+        .assert()
+        .code(2)
+        .stderr(contains("must end in .json"));
+    write(dir.path(), "d.json", data);
+    embplan()
+        .current_dir(dir.path())
+        .args(["train", "s.toml", "--data", "d.json", "--out", "d.json"])
+        .assert()
+        .code(2)
+        .stderr(contains("refusing to overwrite an input"));
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("d.json")).unwrap(),
+        data
+    );
+}
+
+#[test]
+fn train_checks_its_output_directory_before_training() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "s.toml", SCHEMA);
+    let start = Instant::now();
+    embplan()
+        .current_dir(dir.path())
+        .args([
+            "train",
+            "s.toml",
+            "--data",
+            "synthetic",
+            "--train-rows",
+            "2000000",
+        ])
+        .args(["--output", "nodir/report.json"])
+        .assert()
+        .code(2)
+        .stdout("")
+        .stderr(contains("directory 'nodir' does not exist"));
+    // Two million rows take seconds to train; the refusal comes first.
+    assert!(start.elapsed() < Duration::from_secs(5));
+}
+
+#[test]
+fn sweep_checks_its_plot_path_before_any_run() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "s.toml", SCHEMA);
+    embplan()
+        .current_dir(dir.path())
+        .args([
+            "sweep",
+            "s.toml",
+            "--data",
+            "synthetic",
+            "--compressions",
+            "2",
+        ])
+        .args(["-o", "r.json", "--plot", "nodir/p.png"])
+        .assert()
+        .code(2)
+        .stderr(contains("directory 'nodir' does not exist"));
+    embplan()
+        .current_dir(dir.path())
+        .args([
+            "sweep",
+            "s.toml",
+            "--data",
+            "synthetic",
+            "--compressions",
+            "2",
+        ])
+        .args(["-o", "r.json", "--plot", "p.pdf"])
+        .assert()
+        .code(2)
+        .stderr(contains("must end in .png or .svg"));
+    assert_eq!(files_in(dir.path()), ["s.toml"]);
+}
+
+#[test]
+fn calibrate_and_plot_check_their_outputs() {
+    let dir = tempfile::tempdir().unwrap();
+    let results = write(dir.path(), "r.json", "{}");
+    embplan()
+        .args(["calibrate", results.to_str().unwrap(), "-o"])
+        .arg(dir.path().join("c.json"))
+        .assert()
+        .code(2)
+        .stderr(contains("must end in .toml"));
+    embplan()
+        .args(["plot", results.to_str().unwrap(), "-o"])
+        .arg(dir.path().join("r.txt"))
+        .assert()
+        .code(2)
+        .stderr(contains("must end in .png or .svg"));
+}
+
+#[cfg(unix)]
+#[test]
+fn interrupted_sweep_leaves_no_temp_file() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "s.toml", SCHEMA);
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin!("embplan"))
+        .current_dir(dir.path())
+        .args([
+            "sweep",
+            "s.toml",
+            "--data",
+            "synthetic",
+            "--train-rows",
+            "20000",
+        ])
+        .args([
+            "--compressions",
+            "2,4,8,16",
+            "--repeats",
+            "50",
+            "-o",
+            "r.json",
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Wait for the first saved results, then interrupt between or during writes.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !dir.path().join("r.json").exists() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let pid = child.id().to_string();
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130), "{status:?}");
+    assert_eq!(files_in(dir.path()), ["r.json", "s.toml"]);
+    let text = std::fs::read_to_string(dir.path().join("r.json")).unwrap();
+    serde_json::from_str::<serde_json::Value>(&text).expect("the results file is whole");
+}
+
+#[test]
+fn verify_refuses_huge_exhaustive_enumeration_at_once() {
+    for args in [
+        ["-n", "18446744073709551615", "--qr", "1"],
+        ["-n", "9223372036854775808", "--qr", "3037000500"],
+    ] {
+        embplan()
+            .arg("verify")
+            .args(args)
+            .arg("--exhaustive")
+            .timeout(Duration::from_secs(10))
+            .assert()
+            .code(2)
+            .stderr(contains("refused"))
+            .stderr(contains("of memory"));
+    }
+}
+
+#[test]
+fn verify_exhaustive_of_a_sparse_code_space_finishes() {
+    // Regression: 10^18 codes for 10^6 ids made the windowed check run for hours.
+    embplan()
+        .args(["verify", "-n", "1000000", "--crt", "999999,999998,999997"])
+        .arg("--exhaustive")
+        .timeout(Duration::from_secs(60))
+        .assert()
+        .success()
+        .stdout(contains("complementary (exhaustive)"));
+}
+
+#[test]
+fn verify_partitions_with_the_largest_class_id_are_an_error() {
+    // Regression: 1 + u64::MAX wrapped to 0 rows and the file passed as complementary.
+    let dir = tempfile::tempdir().unwrap();
+    let p = write(
+        dir.path(),
+        "p.txt",
+        "18446744073709551615 0\n18446744073709551615 0\n",
+    );
+    embplan()
+        .args(["verify", "-n", "2", "--partitions"])
+        .arg(&p)
+        .assert()
+        .code(2)
+        .stderr(contains(
+            "p.txt:1:1: class id 18446744073709551615 is too large",
+        ));
+}

@@ -10,6 +10,7 @@ pub mod cost;
 pub mod export;
 pub mod fit;
 pub mod init;
+pub mod memory;
 pub mod output;
 pub mod partition;
 pub mod plan;

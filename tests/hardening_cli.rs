@@ -272,3 +272,61 @@ fn verify_partitions_with_the_largest_class_id_are_an_error() {
             "p.txt:1:1: class id 18446744073709551615 is too large",
         ));
 }
+
+#[test]
+fn train_refuses_sizes_it_cannot_allocate_without_aborting() {
+    let dir = tempfile::tempdir().unwrap();
+    let small = write(dir.path(), "s.toml", SCHEMA);
+    let huge = write(
+        dir.path(),
+        "huge.toml",
+        "dim = 100000000\n[[feature]]\nname = \"a\"\ncardinality = 100000000\n",
+    );
+    let cases: [(&Path, &[&str], &str); 4] = [
+        (&small, &["--train-rows", "1000000000000"], "--train-rows"),
+        (
+            &small,
+            &["--train-rows", "18446744073709551615", "--valid-rows", "1"],
+            "--valid-rows",
+        ),
+        (&huge, &["--train-rows", "100"], "of memory"),
+        (
+            &small,
+            &["--threads", "100000"],
+            "--threads 100000: at most",
+        ),
+    ];
+    for (schema, extra, message) in cases {
+        embplan()
+            .arg("train")
+            .arg(schema)
+            .args(["--data", "synthetic"])
+            .args(extra)
+            .timeout(Duration::from_secs(10))
+            .assert()
+            .code(2)
+            .stderr(contains(message));
+    }
+}
+
+#[test]
+fn a_batch_larger_than_the_data_trains_in_one_step() {
+    // Regression: --batch 10^11 sized every buffer by the batch and aborted.
+    let dir = tempfile::tempdir().unwrap();
+    let small = write(dir.path(), "s.toml", SCHEMA);
+    embplan()
+        .arg("train")
+        .arg(&small)
+        .args([
+            "--data",
+            "synthetic",
+            "--train-rows",
+            "500",
+            "--valid-rows",
+            "100",
+        ])
+        .args(["--batch", "100000000000", "--epochs", "1"])
+        .timeout(Duration::from_secs(30))
+        .assert()
+        .success();
+}

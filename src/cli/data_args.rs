@@ -146,6 +146,14 @@ impl ModelArgs {
                 plan.dtype
             ));
         }
+        if let Some(t) = self.threads
+            && t > crate::train::max_threads()
+        {
+            bail!(
+                "--threads {t}: at most {} (64, or 4 per core if more); results do not depend on the thread count",
+                crate::train::max_threads()
+            );
+        }
         Ok(TrainConfig {
             epochs: self.epochs,
             batch: self.batch,

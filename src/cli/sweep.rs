@@ -117,6 +117,8 @@ pub fn run(args: Args) -> Result<ExitCode> {
     };
     let mut notes = Vec::new();
     let train = args.model.config(&full, args.seed, &mut notes)?;
+    // The full model is the largest run of a sweep.
+    crate::train::check_table_memory(&full, train.model.optimizer)?;
     for note in &notes {
         eprintln!("note: {note}");
     }

@@ -61,6 +61,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let (plan, kind) = Plan::load_plan_or_schema(&args.plan)?;
     let mut notes = Vec::new();
     let cfg = args.model.config(&plan, args.seed, &mut notes)?;
+    crate::train::check_table_memory(&plan, cfg.model.optimizer)?;
     let schema = match kind {
         InputKind::Schema => Some(Schema::load(&args.plan)?),
         InputKind::Plan => None,

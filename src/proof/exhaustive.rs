@@ -21,6 +21,7 @@ use anyhow::{Result, bail};
 use rayon::prelude::*;
 
 use super::{Counterexample, Method, Verdict, class_tuple};
+use crate::memory::try_filled;
 use crate::partition::{Scheme, TableMap};
 use crate::size::format_iec;
 
@@ -249,18 +250,6 @@ fn bucket(fp: u64, passes: u64) -> usize {
     ((u128::from(mix64(fp)) * u128::from(passes)) >> 64) as usize
 }
 
-/// Allocates a zeroed vector of `len` elements, or errors naming the size.
-fn try_alloc<T: Clone + Default>(len: u64, what: &str) -> Result<Vec<T>> {
-    let bytes = len.saturating_mul(std::mem::size_of::<T>() as u64);
-    let mut v = Vec::new();
-    usize::try_from(len)
-        .ok()
-        .and_then(|l| v.try_reserve_exact(l).ok())
-        .ok_or_else(|| anyhow::anyhow!("cannot allocate {} for the {what}", format_iec(bytes)))?;
-    v.resize(len as usize, T::default());
-    Ok(v)
-}
-
 /// Dense strategy: one atomic bitset over the code space; a sequential re-scan names the pair.
 fn dense_first_collision(
     n: u64,
@@ -268,7 +257,7 @@ fn dense_first_collision(
     code_of: &(dyn Fn(u64) -> u128 + Sync),
 ) -> Result<Option<(u64, u64)>> {
     let words = space.div_ceil(64) as u64;
-    let bits: Vec<AtomicU64> = try_alloc::<u64>(words, "exhaustive check's bitset")?
+    let bits: Vec<AtomicU64> = try_filled::<u64>(words, "the exhaustive check's bitset")?
         .into_iter()
         .map(AtomicU64::new)
         .collect();
@@ -361,7 +350,7 @@ fn sparse_first_collision(
     let mut any_equal = false;
     for p in 0..passes as usize {
         let len: u64 = counts.iter().map(|c| c[p]).sum();
-        let mut buf = try_alloc::<u64>(len, "exhaustive check's fingerprints")?;
+        let mut buf = try_filled::<u64>(len, "the exhaustive check's fingerprints")?;
         gather_bucket(n, p, passes, &counts, fp, &|_, f| f, &mut buf);
         buf.par_sort_unstable();
         if buf.windows(2).any(|w| w[0] == w[1]) {
@@ -377,7 +366,7 @@ fn sparse_first_collision(
     let mut best: Option<(u64, u64)> = None;
     for p in 0..pair_passes as usize {
         let len: u64 = counts.iter().map(|c| c[p]).sum();
-        let mut buf = try_alloc::<(u64, u64)>(len, "exhaustive check's fingerprint pairs")?;
+        let mut buf = try_filled::<(u64, u64)>(len, "the exhaustive check's fingerprint pairs")?;
         gather_bucket(n, p, pair_passes, &counts, fp, &|x, f| (f, x), &mut buf);
         buf.par_sort_unstable();
         for run in buf.chunk_by(|l, r| l.0 == r.0).filter(|r| r.len() > 1) {

@@ -168,6 +168,21 @@ fn check_config(plan: &Plan, data: &Dataset, cfg: &TrainConfig) -> Result<()> {
     if cfg.epochs == 0 || cfg.batch == 0 || cfg.threads == 0 {
         bail!("epochs, batch size and threads must each be at least 1");
     }
+    let max_threads = max_threads();
+    if cfg.threads > max_threads {
+        bail!(
+            "{} worker threads requested: at most {max_threads} (64, or 4 per core if more); results do not depend on the thread count",
+            cfg.threads
+        );
+    }
+    // Example indices are u32 in the shuffled order and the batch gather.
+    if data.train.len() > u32::MAX as usize || data.valid.len() > u32::MAX as usize {
+        bail!(
+            "the data set '{}' has more than {} examples in one split, the trainer's limit",
+            data.name,
+            u32::MAX
+        );
+    }
     if !(cfg.lr.is_finite() && cfg.lr > 0.0) {
         bail!(
             "learning rate must be a positive finite number, found {}",
@@ -191,6 +206,25 @@ fn check_config(plan: &Plan, data: &Dataset, cfg: &TrainConfig) -> Result<()> {
         check_split(plan, data, split).with_context(|| format!("{what} set of '{}'", data.name))?;
     }
     Ok(())
+}
+
+/// Errors, before anything is allocated, when the plan's tables and optimizer state in f32
+/// exceed the memory available (their bytes are known exactly from the plan).
+pub fn check_table_memory(plan: &Plan, optimizer: TrainOptimizer) -> Result<()> {
+    let mut counted = plan.clone();
+    counted.dtype = Dtype::F32;
+    counted.optimizer = optimizer.counted();
+    crate::memory::check_fits(
+        Some(counted.costs()?.total.bytes),
+        "the plan's embedding tables and optimizer state in f32",
+        "plan to a smaller budget (embplan plan --budget) or train a smaller schema",
+    )
+}
+
+/// The most worker threads a run may ask for: 64, or 4 per core on larger machines.
+pub fn max_threads() -> usize {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    cores.saturating_mul(4).max(64)
 }
 
 /// Checks a split built by a library caller as the readers would (the model indexes tables
@@ -259,16 +293,19 @@ fn run(
     cfg: &TrainConfig,
     observer: &mut (dyn Observer + Send),
 ) -> Result<TrainReport> {
+    check_table_memory(plan, cfg.model.optimizer)?;
     let mut model = Model::new(plan, data.n_dense, &cfg.model, cfg.seed)?;
     let allocated = allocated_bytes(plan, &model, cfg.model.optimizer)?;
-    let mut stepper = model::Stepper::new(&model, cfg.batch);
     let n = data.train.len();
-    let steps = n.div_ceil(cfg.batch);
-    let mut order: Vec<u32> = (0..n as u32).collect();
+    // Buffers hold one batch, and no batch is larger than the training set.
+    let batch_cap = cfg.batch.min(n);
+    let mut stepper = model::Stepper::new(&model, batch_cap);
+    let steps = n.div_ceil(batch_cap);
+    let mut order: Vec<u32> = (0..n).map(|i| i as u32).collect();
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(synthetic::derive_seed(cfg.seed, 1 << 40));
     let mut logits = vec![0f32; n];
     let mut labels = vec![0f32; n];
-    let identity: Vec<u32> = (0..cfg.batch as u32).collect();
+    let identity: Vec<u32> = (0..batch_cap).map(|i| i as u32).collect();
     let mut batch = Split::default();
     let mut epochs = Vec::new();
     for epoch in 1..=cfg.epochs {
@@ -280,8 +317,8 @@ fn run(
         let start = Instant::now();
         for step in 0..steps {
             let step_start = Instant::now();
-            let lo = step * cfg.batch;
-            let hi = (lo + cfg.batch).min(n);
+            let lo = step * batch_cap;
+            let hi = (lo + batch_cap).min(n);
             // A tight copy loop overlaps the batch's cache misses; the model then reads the
             // examples in order (reading them in shuffled order cost 16% of a step).
             data.train
@@ -309,7 +346,7 @@ fn run(
             train: Metrics::from_logits(&logits, &labels),
             valid,
             examples_per_s: n as f64 / train_seconds.max(1e-9),
-            examples_per_s_median_step: cfg.batch.min(n) as f64 / median(&mut step_seconds),
+            examples_per_s_median_step: batch_cap as f64 / median(&mut step_seconds),
             train_seconds,
             eval_seconds: start.elapsed().as_secs_f64(),
         };

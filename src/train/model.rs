@@ -157,15 +157,14 @@ fn layers(
     out
 }
 
-/// A zeroed buffer for a table or its optimizer state, its pages mapped now.
+/// A zeroed buffer for a table or its optimizer state, its pages mapped now; an error, not
+/// an abort, when it cannot be had.
 ///
 /// Zeros are written one by one: `vec![0.0; n]` maps lazily zeroed pages, and the first steps
 /// would then pay a page fault per touched row (a 10M-row table's steps ran 10× slower).
 /// (Asking for transparent huge pages with madvise made no difference on this machine.)
-fn table_buffer(len: usize) -> Vec<f32> {
-    let mut v = Vec::with_capacity(len);
-    v.resize(len, 0.0);
-    v
+fn table_buffer(len: usize, what: &dyn Fn() -> String) -> Result<Vec<f32>> {
+    crate::memory::try_filled(len as u64, &what())
 }
 
 fn fill_uniform(rng: &mut Xoshiro256PlusPlus, out: &mut [f32], low: f64, high: f64) {
@@ -224,7 +223,8 @@ impl Model {
                 let len = rows.checked_mul(dim).ok_or_else(|| {
                     anyhow::anyhow!("feature '{}' table {} is too large", f.name, j + 1)
                 })?;
-                let mut weights = table_buffer(len);
+                let what = || format!("feature '{}' table {}", f.name, j + 1);
+                let mut weights = table_buffer(len, &what)?;
                 let mut rng = Xoshiro256PlusPlus::seed_from_u64(derive_seed(
                     seed,
                     ((fi as u64) << 16) | j as u64,
@@ -234,7 +234,9 @@ impl Model {
                     rows,
                     dim,
                     weights,
-                    state: table_buffer(cfg.optimizer.table_state_len(rows, dim)),
+                    state: table_buffer(cfg.optimizer.table_state_len(rows, dim), &|| {
+                        format!("the optimizer state of {}", what())
+                    })?,
                 });
                 slots.push(Slot {
                     map,

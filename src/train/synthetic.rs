@@ -63,10 +63,29 @@ pub fn generate(features: &[FeatureSpec], cfg: &SyntheticConfig) -> Result<Datas
             f.cardinality
         );
     }
-    let rows = cfg.train_rows + cfg.valid_rows;
     let nf = features.len();
-    let mut ids = vec![0u32; rows * nf];
-    let mut logit = vec![0f64; rows];
+    let rows = cfg
+        .train_rows
+        .checked_add(cfg.valid_rows)
+        .filter(|&r| r <= u32::MAX as usize)
+        .ok_or_else(|| {
+            anyhow::anyhow!(
+                "{} training plus {} validation rows: synthetic data holds at most {} rows in all (--train-rows, --valid-rows)",
+                cfg.train_rows,
+                cfg.valid_rows,
+                u32::MAX
+            )
+        })?;
+    // Per row: ids (4 bytes a feature) and a teacher logit (8), label (4), and the split
+    // copies of ids and labels.
+    let per_row = (nf as u64).saturating_mul(8).saturating_add(16);
+    crate::memory::check_fits(
+        (rows as u64).checked_mul(per_row),
+        &format!("{rows} synthetic rows of {nf} features"),
+        "lower --train-rows / --valid-rows",
+    )?;
+    let mut ids: Vec<u32> = crate::memory::try_filled(rows as u64 * nf as u64, "synthetic ids")?;
+    let mut logit: Vec<f64> = crate::memory::try_filled(rows as u64, "synthetic teacher logits")?;
     let weight = Normal::new(0.0, cfg.teacher_scale)
         .map_err(|e| anyhow::anyhow!("teacher scale {}: {e}", cfg.teacher_scale))?;
     for (f, (spec, &s)) in features.iter().zip(&cfg.zipf).enumerate() {

@@ -237,7 +237,7 @@ mod tests {
             params: 100,
             valid_logloss: loss,
             valid_accuracy: 0.7,
-            valid_auc: 0.7,
+            valid_auc: Some(0.7),
             examples_per_sec: 1.0,
             seed,
             features,

@@ -18,6 +18,11 @@ pub fn new_table(header: &[&str]) -> Table {
     table
 }
 
+/// A metric that may be undefined (an AUC on one class) with 4 decimals, or `n/a`.
+pub fn metric4(value: Option<f64>) -> String {
+    value.map_or_else(|| "n/a".to_string(), |v| format!("{v:.4}"))
+}
+
 /// Right-aligns the given columns (numbers).
 pub fn align_right(table: &mut Table, columns: &[usize]) {
     for &c in columns {

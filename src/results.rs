@@ -12,8 +12,10 @@
 //!   ]
 //! }
 //! ```
-//! A run is identified by (method, budget, seed): a resumed sweep skips runs already present.
+//! A run is identified by (method, budget, seed) under the file's `settings`: a resumed sweep
+//! skips runs already present, and refuses a file whose settings differ.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use anyhow::{Context, Result, bail};
@@ -38,8 +40,9 @@ pub struct Run {
     pub valid_logloss: f64,
     /// Validation accuracy after the last epoch.
     pub valid_accuracy: f64,
-    /// Validation ROC AUC after the last epoch.
-    pub valid_auc: f64,
+    /// Validation ROC AUC after the last epoch; null when the validation set has one class.
+    #[serde(default)]
+    pub valid_auc: Option<f64>,
     /// Training throughput.
     pub examples_per_sec: f64,
     /// The seed of data order and initialisation.
@@ -82,6 +85,10 @@ pub struct Results {
     pub schema: String,
     /// What data the runs trained on.
     pub data: String,
+    /// Every setting the runs depend on (data, training, model, planner, calibration,
+    /// embplan version); a sweep resumes only into a file with identical settings.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub settings: BTreeMap<String, String>,
     /// Every run so far, in the order they finished.
     pub runs: Vec<Run>,
 }
@@ -93,6 +100,7 @@ impl Results {
             version: RESULTS_VERSION,
             schema: schema.to_string(),
             data: data.to_string(),
+            settings: BTreeMap::new(),
             runs: Vec::new(),
         }
     }
@@ -120,6 +128,23 @@ impl Results {
         crate::output::write_atomic(path, text.as_bytes())
     }
 
+    /// The settings that differ between this file and `settings`, as `name: file → now`.
+    pub fn settings_differences(&self, settings: &BTreeMap<String, String>) -> Vec<String> {
+        let keys: std::collections::BTreeSet<&String> =
+            self.settings.keys().chain(settings.keys()).collect();
+        let shown = |v: Option<&String>| v.map_or("(none)", String::as_str).to_string();
+        keys.into_iter()
+            .filter(|k| self.settings.get(*k) != settings.get(*k))
+            .map(|k| {
+                format!(
+                    "{k}: {} → {}",
+                    shown(self.settings.get(k)),
+                    shown(settings.get(k))
+                )
+            })
+            .collect()
+    }
+
     /// Whether a run with this identity is already recorded.
     pub fn contains(&self, method: &str, budget_bytes: Option<u64>, seed: u64) -> bool {
         self.runs
@@ -144,7 +169,7 @@ mod tests {
             params: 12,
             valid_logloss: 0.6,
             valid_accuracy: 0.7,
-            valid_auc: 0.75,
+            valid_auc: Some(0.75),
             examples_per_sec: 1e6,
             seed: 3,
             features: vec![],

@@ -53,6 +53,14 @@ impl<'a> Source<'a> {
     }
 }
 
+/// The 64-bit FNV-1a hash of `bytes`: a stable fingerprint (same bytes, same value, on
+/// every platform and version), not a cryptographic one.
+pub fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
 /// The Levenshtein distance between two short words.
 pub fn edit_distance(a: &str, b: &str) -> usize {
     let b: Vec<char> = b.chars().collect();

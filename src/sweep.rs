@@ -11,6 +11,7 @@
 //! so an interrupted sweep loses at most the run in flight, and a rerun skips every
 //! (method, budget, seed) already recorded.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::path::Path;
 
@@ -336,6 +337,24 @@ pub fn sweep(
     if cfg.repeats == 0 {
         bail!("--repeats must be at least 1");
     }
+    // Plans first (they do not depend on the seed): a sweep where nothing fits is refused
+    // before any training.
+    let mut plans: BTreeMap<(String, u64), Option<Plan>> = BTreeMap::new();
+    for &budget in &cfg.budgets {
+        for &m in &cfg.methods {
+            plans.insert((m.name(), budget), plan_for(schema, m, budget, cfg)?);
+        }
+    }
+    if !plans.is_empty() && plans.values().all(Option::is_none) {
+        bail!(
+            "no plan of any method fits any of the budgets ({}), so there is nothing to compare with the full model; give larger budgets or smaller compressions",
+            cfg.budgets
+                .iter()
+                .map(|&b| crate::size::format_iec(b))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
     let jobs = jobs(cfg);
     let total = jobs.len();
     for (index, job) in jobs.iter().enumerate() {
@@ -351,8 +370,8 @@ pub fn sweep(
             continue;
         }
         let plan = match (job.which, job.budget) {
-            (Some(method), Some(budget)) => match plan_for(schema, method, budget, cfg)? {
-                Some(plan) => plan,
+            (Some(_), Some(budget)) => match &plans[&(job.method.clone(), budget)] {
+                Some(plan) => plan.clone(),
                 None => {
                     on_event(Event::Infeasible {
                         method: &job.method,
@@ -374,6 +393,49 @@ pub fn sweep(
         on_event(Event::Finished(results.runs.last().expect("just pushed")));
     }
     Ok(())
+}
+
+/// Every setting a sweep's runs depend on besides (method, budget, seed), by name: the
+/// schema's content, the data, training and model settings, the planner's options and
+/// quality model, and the embplan version. Results files record them so a resumed sweep
+/// never mixes runs made under different settings.
+pub fn settings(
+    schema: &Schema,
+    data: &[(&'static str, String)],
+    cfg: &SweepConfig,
+) -> BTreeMap<String, String> {
+    let t = &cfg.train;
+    let m = &t.model;
+    let widths = |w: &[usize]| w.iter().map(usize::to_string).collect::<Vec<_>>().join(",");
+    let mut out: BTreeMap<String, String> = [
+        ("embplan", env!("CARGO_PKG_VERSION").to_string()),
+        (
+            "schema",
+            format!(
+                "{} #{:016x}",
+                schema.display_name(),
+                crate::source::fnv1a(format!("{schema:?}").as_bytes())
+            ),
+        ),
+        ("epochs", t.epochs.to_string()),
+        ("batch", t.batch.to_string()),
+        ("lr", t.lr.to_string()),
+        ("optimizer", m.optimizer.name().to_string()),
+        ("interaction", format!("{:?}", m.interaction).to_lowercase()),
+        ("top_mlp", widths(&m.top_mlp)),
+        ("bottom_mlp", widths(&m.bottom_mlp)),
+        ("init", format!("{:?}", m.init).to_lowercase()),
+        ("threshold", cfg.threshold.to_string()),
+        ("dim_multiple", cfg.search.space.dim_multiple.to_string()),
+        ("quality_model", cfg.search.model.fingerprint()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect();
+    for (k, v) in data {
+        out.insert(format!("data.{k}"), v.clone());
+    }
+    out
 }
 
 #[cfg(test)]

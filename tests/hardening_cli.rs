@@ -330,3 +330,115 @@ fn a_batch_larger_than_the_data_trains_in_one_step() {
         .assert()
         .success();
 }
+
+/// A tiny sweep's arguments (the full model and three methods at one budget).
+const SWEEP: [&str; 9] = [
+    "sweep",
+    "s.toml",
+    "--data",
+    "synthetic",
+    "--train-rows",
+    "3000",
+    "--valid-rows",
+    "500",
+    "--epochs=1",
+];
+
+#[test]
+fn sweep_resumes_only_runs_made_under_the_same_settings() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "s.toml", SCHEMA);
+    let run = |extra: &[&str]| {
+        embplan()
+            .current_dir(dir.path())
+            .args(SWEEP)
+            .args(["--compressions", "2", "-o", "r.json"])
+            .args(extra)
+            .assert()
+    };
+    run(&[]).success();
+    let first = std::fs::read_to_string(dir.path().join("r.json")).unwrap();
+    // The same settings resume (nothing to do); other training settings are refused.
+    run(&[]).success();
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("r.json")).unwrap(),
+        first
+    );
+    run(&["--lr", "0.5", "--init", "dlrm", "--threshold", "0"])
+        .code(2)
+        .stderr(contains("lr: 0.05 → 0.5"))
+        .stderr(contains("init: standard → dlrm"))
+        .stderr(contains("threshold: 200 → 0"));
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("r.json")).unwrap(),
+        first
+    );
+}
+
+#[test]
+fn undefined_auc_is_stored_as_null_and_read_back_everywhere() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "s.toml", SCHEMA);
+    embplan()
+        .current_dir(dir.path())
+        .args(SWEEP)
+        .args(["--compressions", "2", "-o", "r.json"])
+        .assert()
+        .success();
+    let path = dir.path().join("r.json");
+    let mut results: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    for run in results["runs"].as_array_mut().unwrap() {
+        run["valid_auc"] = serde_json::Value::Null;
+    }
+    std::fs::write(&path, serde_json::to_string_pretty(&results).unwrap()).unwrap();
+    embplan()
+        .current_dir(dir.path())
+        .args(["plot", "r.json", "-o", "p.svg"])
+        .assert()
+        .success();
+    embplan()
+        .current_dir(dir.path())
+        .args(["calibrate", "r.json"])
+        .assert()
+        .success();
+    embplan()
+        .current_dir(dir.path())
+        .args(SWEEP)
+        .args(["--compressions", "2", "-o", "r.json"])
+        .assert()
+        .success()
+        .stdout(contains("n/a"));
+}
+
+#[test]
+fn over_budget_and_nothing_to_run_are_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "s.toml", SCHEMA);
+    embplan()
+        .current_dir(dir.path())
+        .args(["plan", "--budget", "1KiB", "--uniform", "full", "s.toml"])
+        .args(["-o", "p.toml"])
+        .assert()
+        .code(2)
+        .stderr(contains(
+            "more than the budget of 1.00 KiB; nothing written",
+        ));
+    embplan()
+        .current_dir(dir.path())
+        .args(["plan", "--budget", "1KiB", "--uniform", "full", "s.toml"])
+        .args(["--allow-over-budget", "-o", "p.toml"])
+        .assert()
+        .success()
+        .stdout(contains("DOES NOT FIT"));
+    embplan()
+        .current_dir(dir.path())
+        .args(SWEEP)
+        .args(["--budgets", "1B", "-o", "r.json"])
+        .assert()
+        .code(2)
+        .stderr(contains(
+            "no plan of any method fits any of the budgets (1 B)",
+        ));
+    assert!(!dir.path().join("r.json").exists());
+}

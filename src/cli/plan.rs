@@ -63,6 +63,11 @@ pub struct Args {
     #[arg(long, conflicts_with = "uniform")]
     pub allow_hash: bool,
 
+    /// With --uniform and --budget: write and print a baseline that exceeds the budget
+    /// (otherwise an error, exit 2).
+    #[arg(long, requires = "uniform")]
+    pub allow_over_budget: bool,
+
     /// Build a DLRM-style baseline instead of searching: full, qr:C or hash:C (C collisions).
     #[arg(long, value_name = "BASELINE")]
     pub uniform: Option<String>,
@@ -269,6 +274,17 @@ pub fn run(args: Args) -> Result<ExitCode> {
         );
     }
     summary.full_bytes = costs.full_total.map(|c| c.bytes);
+    if let (Some(false), Some(budget)) = (summary.fits, summary.budget_bytes)
+        && !args.allow_over_budget
+    {
+        bail!(
+            "the {} baseline takes {} ({} bytes), more than the budget of {}; nothing written. Pass --allow-over-budget to keep it anyway",
+            summary.method,
+            format_iec(summary.total_bytes),
+            group_thousands(summary.total_bytes),
+            format_iec(budget)
+        );
+    }
     for f in &plan.features {
         if !crate::proof::prove(&f.scheme, f.cardinality)?.complementary {
             summary.not_complementary.push(f.name.clone());

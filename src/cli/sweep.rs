@@ -11,7 +11,7 @@ use indicatif::ProgressBar;
 use super::data_args::{DataArgs, ModelArgs};
 use crate::plan::quality::QualityModel;
 use crate::plan::{Plan, SearchOptions, SearchSpace};
-use crate::report::{align_right, new_table};
+use crate::report::{align_right, metric4, new_table};
 use crate::results::Results;
 use crate::schema::Schema;
 use crate::size::{format_iec, group_thousands, parse_bytes};
@@ -136,7 +136,8 @@ pub fn run(args: Args) -> Result<ExitCode> {
     };
     let source = args.data.source(args.seed);
     let data_name = source.describe();
-    let mut results = load_or_start(&args.output, schema.display_name(), &data_name)?;
+    let settings = crate::sweep::settings(&schema, &source.settings(), &cfg);
+    let mut results = load_or_start(&args.output, schema.display_name(), &data_name, settings)?;
     let data = source
         .load(&full, Some(&schema))
         .context("cannot load the sweep's data")?;
@@ -162,9 +163,16 @@ pub fn run(args: Args) -> Result<ExitCode> {
 }
 
 /// The existing results (to resume), or a new set; refuses to mix schemas or data.
-fn load_or_start(path: &std::path::Path, schema: &str, data: &str) -> Result<Results> {
+fn load_or_start(
+    path: &std::path::Path,
+    schema: &str,
+    data: &str,
+    settings: BTreeMap<String, String>,
+) -> Result<Results> {
     if !path.exists() {
-        return Ok(Results::new(schema, data));
+        let mut fresh = Results::new(schema, data);
+        fresh.settings = settings;
+        return Ok(fresh);
     }
     let existing = Results::load(path)?;
     if existing.schema != schema || existing.data != data {
@@ -173,6 +181,26 @@ fn load_or_start(path: &std::path::Path, schema: &str, data: &str) -> Result<Res
             path.display(),
             existing.schema,
             existing.data
+        );
+    }
+    if existing.settings.is_empty() && !existing.runs.is_empty() {
+        bail!(
+            "'{}' was written without its sweep settings (by an earlier embplan), so its runs cannot be matched to these; choose another -o file",
+            path.display()
+        );
+    }
+    // An empty file (no runs) takes on these settings.
+    let differences = existing.settings_differences(&settings);
+    if existing.runs.is_empty() {
+        let mut fresh = existing;
+        fresh.settings = settings;
+        return Ok(fresh);
+    }
+    if !differences.is_empty() {
+        bail!(
+            "'{}' holds runs made under other settings, so they cannot be resumed or mixed with these: {}; rerun with the same settings or choose another -o file",
+            path.display(),
+            differences.join("; ")
         );
     }
     Ok(existing)
@@ -201,12 +229,12 @@ fn report_event(bar: &ProgressBar, event: Event) {
         }),
         Event::Finished(run) => bar.suspend(|| {
             eprintln!(
-                "{:>9} {:>11} seed {}: valid logloss {:.5}, AUC {:.4}, {} ex/s",
+                "{:>9} {:>11} seed {}: valid logloss {:.5}, AUC {}, {} ex/s",
                 run.method,
                 format_iec(run.bytes),
                 run.seed,
                 run.valid_logloss,
-                run.valid_auc,
+                metric4(run.valid_auc),
                 group_thousands(run.examples_per_sec as u64)
             )
         }),
@@ -255,7 +283,9 @@ pub fn summary_table(results: &Results) -> comfy_table::Table {
         } else {
             format!("{mean:.5}")
         };
-        let auc = spread(&runs.iter().map(|r| r.valid_auc).collect::<Vec<_>>()).0;
+        // The mean AUC of the runs that have one (a one-class validation set has none).
+        let aucs: Vec<f64> = runs.iter().filter_map(|r| r.valid_auc).collect();
+        let auc = (!aucs.is_empty()).then(|| spread(&aucs).0);
         let eps = spread(&runs.iter().map(|r| r.examples_per_sec).collect::<Vec<_>>()).0;
         table.add_row(vec![
             if budget == u64::MAX {
@@ -268,7 +298,7 @@ pub fn summary_table(results: &Results) -> comfy_table::Table {
             group_thousands(runs[0].params),
             loss,
             full_loss.map_or_else(|| "—".into(), |f| format!("{:+.5}", mean - f)),
-            format!("{auc:.4}"),
+            metric4(auc),
             group_thousands(eps as u64),
             runs.len().to_string(),
         ]);

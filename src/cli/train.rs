@@ -9,7 +9,7 @@ use indicatif::ProgressBar;
 
 use super::data_args::{DataArgs, ModelArgs};
 use crate::plan::{InputKind, Plan};
-use crate::report::{align_right, new_table};
+use crate::report::{align_right, metric4, new_table};
 use crate::schema::Schema;
 use crate::size::{format_iec, group_thousands};
 use crate::train::{EpochReport, Observer, TrainReport};
@@ -117,11 +117,11 @@ impl Observer for Progress {
         if self.lines {
             self.bar.suspend(|| {
                 eprintln!(
-                    "epoch {}: train logloss {:.4}, valid logloss {:.4} auc {:.4}, {} examples/s",
+                    "epoch {}: train logloss {:.4}, valid logloss {:.4} auc {}, {} examples/s",
                     e.epoch,
                     e.train.logloss,
                     e.valid.logloss,
-                    e.valid.auc,
+                    metric4(e.valid.auc),
                     group_thousands(e.examples_per_s.round() as u64)
                 );
             });
@@ -145,10 +145,10 @@ fn render(out: &mut impl Write, r: &TrainReport) -> Result<()> {
             e.epoch.to_string(),
             format!("{:.4}", e.train.logloss),
             format!("{:.4}", e.train.accuracy),
-            format!("{:.4}", e.train.auc),
+            metric4(e.train.auc),
             format!("{:.4}", e.valid.logloss),
             format!("{:.4}", e.valid.accuracy),
-            format!("{:.4}", e.valid.auc),
+            metric4(e.valid.auc),
             group_thousands(e.examples_per_s.round() as u64),
         ]);
     }
@@ -165,8 +165,10 @@ fn render(out: &mut impl Write, r: &TrainReport) -> Result<()> {
     match &b.teacher_valid {
         Some(t) => writeln!(
             out,
-            "baselines (valid logloss): constant predictor {:.4}, hidden teacher (best achievable) {:.4} (AUC {:.4})",
-            b.constant_valid_logloss, t.logloss, t.auc
+            "baselines (valid logloss): constant predictor {:.4}, hidden teacher (best achievable) {:.4} (AUC {})",
+            b.constant_valid_logloss,
+            t.logloss,
+            metric4(t.auc)
         )?,
         None => writeln!(
             out,

@@ -153,6 +153,15 @@ impl Default for QualityModel {
 }
 
 impl QualityModel {
+    /// Its source and a hash of its coefficients, so a results file can tell two apart.
+    pub fn fingerprint(&self) -> String {
+        format!(
+            "{} #{:016x}",
+            self.source,
+            crate::source::fnv1a(format!("{:?}", self.coefficients).as_bytes())
+        )
+    }
+
     /// The provisional coefficients set from the paper's headline numbers, before any
     /// measurement (kept for comparison and for pairs no calibration lists).
     pub fn provisional() -> Self {

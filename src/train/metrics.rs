@@ -9,8 +9,9 @@ pub struct Metrics {
     pub logloss: f64,
     /// Share of examples with (logit > 0) == (label > 0.5).
     pub accuracy: f64,
-    /// Area under the ROC curve (ties averaged); NaN when one class is absent.
-    pub auc: f64,
+    /// Area under the ROC curve (ties averaged); `None` (null in JSON) when one class is
+    /// absent and the AUC is undefined.
+    pub auc: Option<f64>,
 }
 
 /// The numerically stable logistic loss of one logit: max(z,0) − z·y + ln(1 + e^−|z|).
@@ -55,14 +56,15 @@ impl Metrics {
     }
 }
 
-/// AUC by the Mann–Whitney rank statistic, tied scores getting their average rank.
-pub fn auc(scores: &[f32], labels: &[f32]) -> f64 {
+/// AUC by the Mann–Whitney rank statistic, tied scores getting their average rank; `None`
+/// when the labels hold one class only.
+pub fn auc(scores: &[f32], labels: &[f32]) -> Option<f64> {
     let mut order: Vec<u32> = (0..scores.len() as u32).collect();
     order.sort_unstable_by(|&a, &b| scores[a as usize].total_cmp(&scores[b as usize]));
     let positives = labels.iter().filter(|&&y| y > 0.5).count() as f64;
     let negatives = scores.len() as f64 - positives;
     if positives == 0.0 || negatives == 0.0 {
-        return f64::NAN;
+        return None;
     }
     let mut rank_sum = 0.0;
     let mut i = 0;
@@ -81,7 +83,7 @@ pub fn auc(scores: &[f32], labels: &[f32]) -> f64 {
         rank_sum += mean_rank * pos_in_group as f64;
         i = j;
     }
-    (rank_sum - positives * (positives + 1.0) / 2.0) / (positives * negatives)
+    Some((rank_sum - positives * (positives + 1.0) / 2.0) / (positives * negatives))
 }
 
 /// The validation log-loss of always predicting the training set's positive rate.
@@ -98,9 +100,12 @@ mod tests {
 
     #[test]
     fn auc_counts_ties_as_half() {
-        assert_eq!(auc(&[0.1, 0.4, 0.35, 0.8], &[0.0, 0.0, 1.0, 1.0]), 0.75);
-        assert_eq!(auc(&[0.5, 0.5], &[0.0, 1.0]), 0.5);
-        assert!(auc(&[0.5], &[1.0]).is_nan());
+        assert_eq!(
+            auc(&[0.1, 0.4, 0.35, 0.8], &[0.0, 0.0, 1.0, 1.0]),
+            Some(0.75)
+        );
+        assert_eq!(auc(&[0.5, 0.5], &[0.0, 1.0]), Some(0.5));
+        assert_eq!(auc(&[0.5], &[1.0]), None);
     }
 
     #[test]

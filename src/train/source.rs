@@ -59,6 +59,33 @@ impl DataSource {
         }
     }
 
+    /// Every setting that decides which examples are loaded, by name (for results files).
+    pub fn settings(&self) -> Vec<(&'static str, String)> {
+        let mut out = vec![("source", self.data.clone())];
+        if self.is_synthetic() {
+            out.push(("seed", self.seed.to_string()));
+            out.push(("train_rows", self.train_rows.to_string()));
+            out.push(("valid_rows", self.valid_rows.to_string()));
+            out.push(("zipf", self.zipf.map_or("schema".into(), |z| z.to_string())));
+            return out;
+        }
+        let valid = self.valid.as_ref().map_or_else(
+            || format!("last {} of the data", self.valid_frac.unwrap_or(0.1)),
+            |v| v.display().to_string(),
+        );
+        out.push(("valid", valid));
+        let format = self
+            .format
+            .map_or("by extension".to_string(), |f| format!("{f:?}"));
+        out.push(("format", format.to_lowercase()));
+        out.push(("header", (!self.no_header).to_string()));
+        out.push((
+            "ignore_extra_columns",
+            self.ignore_extra_columns.to_string(),
+        ));
+        out
+    }
+
     /// Loads the data for `plan`; `schema` supplies per-feature Zipf exponents if given.
     pub fn load(&self, plan: &Plan, schema: Option<&Schema>) -> Result<Dataset> {
         let specs = feature_specs(plan);

@@ -2,7 +2,8 @@
 //! configuration (D 16, batch 256, Adagrad lr 0.05, 2 threads, 2 epochs), for the peer's
 //! choices, plus a step-time check of a 10,000,000-row full table against a 10,000-row one.
 //!
-//! When the PyTorch reference peer is installed (see ../shared/bench/README.md), each choice
+//! When the PyTorch reference peer is installed (its script from ../shared/bench/, its Python the
+//! torch venv of `.ci/python-envs` or `EMBPLAN_BENCH_PEER_PYTHON`), each choice
 //! runs on it first and then on embplan, and a ratio row follows: on a shared machine only
 //! figures measured side by side compare.
 //! Environment: `EMBPLAN_BENCH_DATA` (TSV prefix, default /work/shared/data/synthetic),
@@ -147,19 +148,33 @@ impl Figures {
     }
 }
 
+/// The torch environment `.ci/python-envs` creates:
+/// `${EMBPLAN_CACHE:-$HOME/.cache/embplan}/venv-torch/bin/python`.
+fn cached_torch_python() -> String {
+    let cache = std::env::var("EMBPLAN_CACHE").unwrap_or_else(|_| {
+        format!(
+            "{}/.cache/embplan",
+            std::env::var("HOME").unwrap_or_default()
+        )
+    });
+    format!("{cache}/venv-torch/bin/python")
+}
+
 /// The reference peer's command line, when its Python is there (`EMBPLAN_BENCH_PEER_PYTHON`,
-/// default /tmp/torchvenv/bin/python; `EMBPLAN_BENCH_PEER_SCRIPT`, default
+/// default the torch venv of `.ci/python-envs`; `EMBPLAN_BENCH_PEER_SCRIPT`, default
 /// /work/shared/bench/torch_ref.py; `EMBPLAN_BENCH_NO_PEER` skips it).
 fn peer_command(prefix: &str, epochs: usize, threads: usize) -> Option<Vec<String>> {
     if std::env::var_os("EMBPLAN_BENCH_NO_PEER").is_some() {
         return None;
     }
-    let python = std::env::var("EMBPLAN_BENCH_PEER_PYTHON")
-        .unwrap_or_else(|_| "/tmp/torchvenv/bin/python".into());
+    let python =
+        std::env::var("EMBPLAN_BENCH_PEER_PYTHON").unwrap_or_else(|_| cached_torch_python());
     let script = std::env::var("EMBPLAN_BENCH_PEER_SCRIPT")
         .unwrap_or_else(|_| "/work/shared/bench/torch_ref.py".into());
     if !PathBuf::from(&python).exists() || !PathBuf::from(&script).exists() {
-        println!("# peer not run: {python} or {script} missing");
+        println!(
+            "# peer not run: {python} or {script} missing (run .ci/python-envs for the former)"
+        );
         return None;
     }
     Some(

@@ -1,5 +1,7 @@
-//! Every export format for small plans: snapshots, Python syntax, and (when torch is
-//! installed) the generated PyTorch module run against the plan.
+//! Every export format for small plans: snapshots, Python syntax, and the generated PyTorch and
+//! TorchRec modules run against the plan. Those two need Python environments, so they are
+//! `#[ignore]`d by default and fail (never skip) when run without them: `.ci/python-envs`, then
+//! `cargo test --test export_formats -- --ignored`.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -252,16 +254,43 @@ fn python_exports_refuse_what_they_cannot_hold() {
     assert!(e.contains("feature 'big': explicit partitions hold 1048578 class ids, more than the 1048576 embedded"), "{e}");
 }
 
-/// A Python with torch: `EMBPLAN_PYTHON`, else the shared venv, else `python3`.
-fn python() -> PathBuf {
-    if let Some(p) = std::env::var_os("EMBPLAN_PYTHON") {
-        return PathBuf::from(p);
+/// The Python that runs a check needing `module`: `$var` when set, else `default_venv`'s python
+/// in the cache `.ci/python-envs` fills (`$EMBPLAN_CACHE`, default `$HOME/.cache/embplan`). Panics,
+/// naming that python and how to provide one, when it cannot `import module`: these tests are
+/// `#[ignore]`d in the default run and must never pass without checking.
+fn python_with(var: &str, default_venv: &str, module: &str) -> PathBuf {
+    let (python, source) = match std::env::var_os(var) {
+        Some(p) => (PathBuf::from(p), format!("from {var}")),
+        None => {
+            let cache = std::env::var_os("EMBPLAN_CACHE")
+                .map(PathBuf::from)
+                .or_else(|| {
+                    std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/embplan"))
+                })
+                .expect("neither EMBPLAN_CACHE nor HOME is set");
+            let path = cache.join(default_venv).join("bin/python");
+            (path, format!("the default, {var} unset"))
+        }
+    };
+    let how = format!(
+        "run .ci/python-envs (it creates the cached venvs), or set {var} to a python that can \
+         import {module}; then cargo test --test export_formats -- --ignored"
+    );
+    let probe = Command::new(&python)
+        .args(["-c", &format!("import {module}")])
+        .output();
+    match probe {
+        Err(e) => panic!("cannot run {} ({source}): {e}; {how}", python.display()),
+        Ok(out) if !out.status.success() => {
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            let last = stderr.trim().lines().last().unwrap_or("");
+            panic!(
+                "{} ({source}) cannot import {module}: {last}; {how}",
+                python.display()
+            )
+        }
+        Ok(_) => python,
     }
-    let venv = Path::new("/tmp/torchvenv/bin/python");
-    if venv.exists() {
-        return venv.to_path_buf();
-    }
-    PathBuf::from("python3")
 }
 
 fn run_python(python: &Path, args: &[&str], dir: &Path) -> std::process::Output {
@@ -366,20 +395,9 @@ for i in range(0, len(args), 3):
     check(args[i], int(args[i + 1]), int(args[i + 2]))
 "#;
 
-/// Runs `script` as check.py beside `files` with the Python that can `import module`, asserting
-/// success and echoing its report; skips with a visible message when the import fails.
-fn run_check(module: &str, files: &[(String, String)], script: &str, args: &[String]) {
-    let python = python();
-    let probe = Command::new(&python)
-        .args(["-c", &format!("import {module}")])
-        .output();
-    if !probe.is_ok_and(|o| o.status.success()) {
-        eprintln!(
-            "skipped: {module} not available for {} (set EMBPLAN_PYTHON to a python with it; see ../shared/bench/README.md)",
-            python.display()
-        );
-        return;
-    }
+/// Runs `script` as check.py beside `files` with `python`, asserting success and echoing its
+/// report.
+fn run_check(python: &Path, files: &[(String, String)], script: &str, args: &[String]) {
     let dir = tempfile::tempdir().unwrap();
     for (name, text) in files {
         std::fs::write(dir.path().join(name), text).unwrap();
@@ -387,7 +405,7 @@ fn run_check(module: &str, files: &[(String, String)], script: &str, args: &[Str
     std::fs::write(dir.path().join("check.py"), script).unwrap();
     let mut argv = vec!["check.py"];
     argv.extend(args.iter().map(String::as_str));
-    let out = run_python(&python, &argv, dir.path());
+    let out = run_python(python, &argv, dir.path());
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
@@ -398,7 +416,9 @@ fn run_check(module: &str, files: &[(String, String)], script: &str, args: &[Str
 }
 
 #[test]
+#[ignore = "needs PyTorch: .ci/python-envs, then cargo test --test export_formats -- --ignored (.ci/run does)"]
 fn pytorch_module_matches_the_plan() {
+    let python = python_with("EMBPLAN_TORCH_PYTHON", "venv-torch", "torch");
     let mut files = Vec::new();
     let mut args = Vec::new();
     for dtype in [Dtype::F32, Dtype::Bf16] {
@@ -413,7 +433,7 @@ fn pytorch_module_matches_the_plan() {
             total.weight_bytes.to_string(),
         ]);
     }
-    run_check("torch", &files, TORCH_CHECK, &args);
+    run_check(&python, &files, TORCH_CHECK, &args);
 }
 
 /// Builds the TorchRec collection from the generated configs and runs raw ids through
@@ -455,12 +475,18 @@ print(f"ok torchrec: {params} params in {len(tp.TABLES)} tables")
 "#;
 
 #[test]
+#[ignore = "needs TorchRec: .ci/python-envs, then cargo test --test export_formats -- --ignored (.ci/run does)"]
 fn torchrec_tables_match_the_plan() {
+    let python = python_with(
+        "EMBPLAN_TORCHREC_PYTHON",
+        "venv-torchrec",
+        "torchrec.modules.embedding_configs",
+    );
     let plan = sample();
     let text = export(&plan, Format::Torchrec).unwrap().text;
     let params = plan.costs().unwrap().total.params.to_string();
     run_check(
-        "torchrec.modules.embedding_configs",
+        &python,
         &[("plan_tables.py".into(), text)],
         TORCHREC_CHECK,
         &[params],

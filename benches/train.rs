@@ -288,7 +288,13 @@ fn main() -> Result<()> {
                 .sum::<f64>()
                 / r.epochs.len() as f64,
             logloss: r.epochs.iter().map(|e| e.valid.logloss).collect(),
-            auc: r.epochs.last().context("no epochs")?.valid.auc.unwrap_or(f64::NAN),
+            auc: r
+                .epochs
+                .last()
+                .context("no epochs")?
+                .valid
+                .auc
+                .unwrap_or(f64::NAN),
         };
         println!("{}", ours.row(choice, "embplan"));
         if let Some(t) = &theirs {

@@ -197,9 +197,14 @@ pub mod wide_u64 {
     use super::WideU64;
     use serde::{Deserialize, Deserializer, Serializer};
 
-    /// Writes a plain integer (TOML 1.0 readers here accept the full u64 range).
+    /// Writes a plain integer up to 2^63 − 1 and a decimal string above: a TOML integer is
+    /// an i64, so larger numbers written as integers could not be read back.
     pub fn serialize<S: Serializer>(v: &u64, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_u64(*v)
+        if i64::try_from(*v).is_ok() {
+            s.serialize_u64(*v)
+        } else {
+            s.serialize_str(&v.to_string())
+        }
     }
 
     /// Reads an integer or a decimal string.

@@ -442,3 +442,77 @@ fn over_budget_and_nothing_to_run_are_errors() {
         ));
     assert!(!dir.path().join("r.json").exists());
 }
+
+#[test]
+fn plans_beyond_i64_are_read_back() {
+    // Regression: cardinalities and moduli above 2^63 − 1 were written as TOML integers,
+    // which `estimate` and `train` could not read.
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "h.toml",
+        "dim = 4\n[[feature]]\nname = \"huge\"\ncardinality = \"18446744073709551615\"\n",
+    );
+    for out in ["p.toml", "p.json"] {
+        embplan()
+            .current_dir(dir.path())
+            .args(["plan", "--budget", "1GiB", "h.toml", "-o", out])
+            .assert()
+            .success();
+        embplan()
+            .current_dir(dir.path())
+            .args(["estimate", out])
+            .assert()
+            .success()
+            .stdout(contains("18,446,744,073,709,551,615"));
+    }
+    let text = std::fs::read_to_string(dir.path().join("p.toml")).unwrap();
+    assert!(
+        text.contains("cardinality = \"18446744073709551615\""),
+        "{text}"
+    );
+}
+
+#[test]
+fn plans_that_are_not_complementary_say_so() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "s.toml", SCHEMA);
+    embplan()
+        .current_dir(dir.path())
+        .args(["plan", "--budget", "20KiB", "--uniform", "hash:4", "s.toml"])
+        .args(["-o", "h.toml"])
+        .assert()
+        .success();
+    let warning = "warning: not complementary (colliding ids share every row";
+    let out = embplan()
+        .current_dir(dir.path())
+        .args(["estimate", "h.toml", "--json"])
+        .assert()
+        .success()
+        .stderr(contains(warning))
+        .get_output()
+        .stdout
+        .clone();
+    let json: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    assert_eq!(json["not_complementary"], serde_json::json!(["a"]));
+    embplan()
+        .current_dir(dir.path())
+        .args(["export", "h.toml", "-f", "pytorch", "-o", "m.py"])
+        .assert()
+        .success()
+        .stderr(contains(warning));
+    embplan()
+        .current_dir(dir.path())
+        .args([
+            "train",
+            "h.toml",
+            "--data",
+            "synthetic",
+            "--train-rows",
+            "500",
+        ])
+        .args(["--valid-rows", "100", "--epochs", "1"])
+        .assert()
+        .success()
+        .stderr(contains(warning));
+}

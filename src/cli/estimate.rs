@@ -100,6 +100,7 @@ struct JsonEstimate<'a> {
     total: Cost,
     full_total: Option<Cost>,
     compression: Option<f64>,
+    not_complementary: Vec<String>,
     not_counted: &'static str,
 }
 
@@ -113,9 +114,11 @@ pub fn run(args: Args) -> Result<ExitCode> {
         plan.optimizer = o;
     }
     let costs = plan.costs()?;
+    let not_complementary = super::warn_not_complementary(&plan)?;
     let mut out = std::io::stdout().lock();
     if args.json {
-        let est = to_json(&plan, &costs, &args, kind);
+        let mut est = to_json(&plan, &costs, &args, kind);
+        est.not_complementary = not_complementary;
         writeln!(out, "{}", serde_json::to_string_pretty(&est)?)?;
     } else {
         let size = |b: u64| {
@@ -242,6 +245,7 @@ fn to_json<'a>(
         total: costs.total,
         full_total: costs.full_total,
         compression: ratio(costs.full_total, costs.total),
+        not_complementary: Vec::new(),
         not_counted: NOT_COUNTED,
     }
 }

@@ -39,6 +39,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
         crate::output::check_output(path, &[&args.plan], args.format.extensions(), &what)?;
     }
     let plan = Plan::load(&args.plan)?;
+    super::warn_not_complementary(&plan)?;
     let exported = export(&plan, args.format)?;
     let mut stderr = std::io::stderr().lock();
     for warning in &exported.warnings {

@@ -65,6 +65,19 @@ pub enum Command {
     Train(train::Args),
 }
 
+/// Warns on stderr when some of `plan`'s features are not complementary, and returns their
+/// names (for `--json`): a plan made with the hashing trick must not pass without a word.
+pub fn warn_not_complementary(plan: &crate::plan::Plan) -> Result<Vec<String>> {
+    let names = plan.not_complementary()?;
+    if !names.is_empty() {
+        eprintln!(
+            "warning: not complementary (colliding ids share every row, so they get the same vector): {}",
+            names.join(", ")
+        );
+    }
+    Ok(names)
+}
+
 /// Runs a parsed command line and returns the process exit code.
 pub fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {

@@ -285,11 +285,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
             format_iec(budget)
         );
     }
-    for f in &plan.features {
-        if !crate::proof::prove(&f.scheme, f.cardinality)?.complementary {
-            summary.not_complementary.push(f.name.clone());
-        }
-    }
+    summary.not_complementary = plan.not_complementary()?;
     if let Some(path) = &args.output {
         plan.write(path)?;
     }

@@ -59,6 +59,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
         crate::output::check_output(path, &inputs, &["json"], "training report")?;
     }
     let (plan, kind) = Plan::load_plan_or_schema(&args.plan)?;
+    super::warn_not_complementary(&plan)?;
     let mut notes = Vec::new();
     let cfg = args.model.config(&plan, args.seed, &mut notes)?;
     crate::train::check_table_memory(&plan, cfg.model.optimizer)?;

@@ -36,7 +36,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::cost::Cost;
 use crate::partition::{Combiner, ExplicitPartitions, Scheme};
-use crate::schema::{Dtype, Optimizer, Schema, wide_u64};
+use crate::schema::{Dtype, Optimizer, Schema, WideU64, wide_u64};
 use crate::source::Source;
 
 /// The plan file format version this build reads and writes.
@@ -269,6 +269,18 @@ impl Plan {
         })
     }
 
+    /// Names of the features whose partitions are not complementary (some ids share every
+    /// row, e.g. the hashing trick), by the same proofs `verify` runs.
+    pub fn not_complementary(&self) -> Result<Vec<String>> {
+        let mut out = Vec::new();
+        for f in &self.features {
+            if !crate::proof::prove(&f.scheme, f.cardinality)?.complementary {
+                out.push(f.name.clone());
+            }
+        }
+        Ok(out)
+    }
+
     /// Exact counts per table, per feature and in total.
     pub fn costs(&self) -> Result<PlanCosts> {
         let (dtype, opt) = (self.dtype, self.optimizer);
@@ -467,11 +479,11 @@ struct RawFeature {
     dim: u32,
     scheme: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    m: Option<u64>,
+    m: Option<WideU64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    radices: Option<Vec<u64>>,
+    radices: Option<Vec<WideU64>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    moduli: Option<Vec<u64>>,
+    moduli: Option<Vec<WideU64>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     partitions: Option<PathBuf>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -494,14 +506,22 @@ struct RawTable {
     cost: Cost,
 }
 
+fn wide(values: &[u64]) -> Vec<WideU64> {
+    values.iter().copied().map(WideU64).collect()
+}
+
+fn narrow(values: Option<&[WideU64]>) -> Vec<u64> {
+    values.unwrap_or_default().iter().map(|w| w.0).collect()
+}
+
 impl RawFeature {
     fn from_feature(f: &PlannedFeature, tables: &[Cost], cost: Cost) -> RawFeature {
         let (mut m, mut radices, mut moduli, mut partitions) = (None, None, None, None);
         match &f.scheme {
             Scheme::Full => {}
-            Scheme::Hash { m: v } | Scheme::Qr { m: v } => m = Some(*v),
-            Scheme::MixedRadix { radices: r } => radices = Some(r.clone()),
-            Scheme::Crt { moduli: r } => moduli = Some(r.clone()),
+            Scheme::Hash { m: v } | Scheme::Qr { m: v } => m = Some(WideU64(*v)),
+            Scheme::MixedRadix { radices: r } => radices = Some(wide(r)),
+            Scheme::Crt { moduli: r } => moduli = Some(wide(r)),
             Scheme::Explicit(p) => partitions = Some(p.path.clone()),
         }
         RawFeature {
@@ -563,16 +583,16 @@ impl RawFeature {
         Ok(match family {
             "full" => Scheme::Full,
             "hash" => Scheme::Hash {
-                m: self.m.unwrap_or_default(),
+                m: self.m.map_or(0, |w| w.0),
             },
             "qr" => Scheme::Qr {
-                m: self.m.unwrap_or_default(),
+                m: self.m.map_or(0, |w| w.0),
             },
             "mixed-radix" => Scheme::MixedRadix {
-                radices: self.radices.clone().unwrap_or_default(),
+                radices: narrow(self.radices.as_deref()),
             },
             "crt" => Scheme::Crt {
-                moduli: self.moduli.clone().unwrap_or_default(),
+                moduli: narrow(self.moduli.as_deref()),
             },
             _ => {
                 let rel = self.partitions.clone().unwrap_or_default();

@@ -134,6 +134,8 @@ pub struct TrainReport {
     pub allocated: AllocatedBytes,
     /// Constant-predictor and teacher baselines.
     pub baselines: Baselines,
+    /// Features whose partitions are not complementary (colliding ids share every row).
+    pub not_complementary: Vec<String>,
 }
 
 /// Receives progress during [`train`].
@@ -375,6 +377,7 @@ fn run(
             ),
             teacher_valid: data.teacher_valid,
         },
+        not_complementary: plan.not_complementary()?,
     })
 }
 

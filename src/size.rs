@@ -72,6 +72,20 @@ pub fn parse_bytes(input: &str) -> Result<Bytes, SizeError> {
     if number.is_empty() {
         return Err(err("it does not start with a number"));
     }
+    // A lower-case b means bits by convention (Gb, Mbit): refuse rather than guess.
+    if unit.ends_with('b') && unit_multiplier(unit).is_some() {
+        let prefix = unit[..unit.len() - 1].trim_end_matches(['i', 'I']);
+        let fix = if prefix.is_empty() {
+            "B".to_string()
+        } else {
+            let p = prefix.to_ascii_uppercase();
+            let si = if p == "K" { "k" } else { p.as_str() };
+            format!("{si}B (powers of 1000) or {p}iB (powers of 1024)")
+        };
+        return Err(err(&format!(
+            "'{unit}' with a lower-case b means bits; write {fix} for bytes"
+        )));
+    }
     let multiplier = unit_multiplier(unit).ok_or_else(|| {
         if unit.eq_ignore_ascii_case("k")
             || unit.eq_ignore_ascii_case("m")
@@ -163,7 +177,8 @@ mod tests {
         assert_eq!(parse_bytes("512MB").unwrap(), Bytes(512_000_000));
         assert_eq!(parse_bytes("1.5 TiB").unwrap(), Bytes(3 << 39));
         assert_eq!(parse_bytes("  100 ").unwrap(), Bytes(100));
-        assert_eq!(parse_bytes("1kb").unwrap(), Bytes(1000));
+        assert_eq!(parse_bytes("1kB").unwrap(), Bytes(1000));
+        assert_eq!(parse_bytes("1KB").unwrap(), Bytes(1000));
         assert_eq!(parse_bytes("0.5KiB").unwrap(), Bytes(512));
         assert_eq!(parse_bytes("15EiB").unwrap(), Bytes(15 << 60));
         assert_eq!(parse_bytes("1_000 B").unwrap(), Bytes(1000));
@@ -180,6 +195,15 @@ mod tests {
             ("1.1.1GB", "more than one decimal point"),
             ("0.3B", "not a whole number"),
             ("-1GB", "does not start with a number"),
+            // Regression: a lower-case b (bits by convention) was read as bytes.
+            (
+                "4Gb",
+                "'Gb' with a lower-case b means bits; write GB (powers of 1000) or GiB",
+            ),
+            ("4mb", "'mb' with a lower-case b means bits; write MB"),
+            ("4 gib", "means bits; write GB (powers of 1000) or GiB"),
+            ("4kb", "write kB (powers of 1000) or KiB"),
+            ("100b", "write B for bytes"),
         ] {
             let msg = parse_bytes(input).unwrap_err().to_string();
             assert!(msg.contains(why), "{input}: {msg}");

@@ -45,11 +45,45 @@ impl<'a> Source<'a> {
 
     /// Turns a `toml` deserialization error into a located one, with a did-you-mean hint.
     pub fn toml_error(&self, err: &toml::de::Error) -> anyhow::Error {
-        let message = err.message().trim_end().to_string();
+        let message = in_user_words(err.message().trim_end());
         let hint = suggestion_for_serde_message(&message)
             .map(|s| format!(" (did you mean '{s}'?)"))
             .unwrap_or_default();
         self.error_at(err.span(), format!("{message}{hint}"))
+    }
+}
+
+/// Rewrites serde's Rust-typed wording ("invalid value: integer `-1`, expected u32") in the
+/// user's terms ("expected a whole number from 0 to 4294967295, found -1").
+pub fn in_user_words(message: &str) -> String {
+    const TYPES: [(&str, &str); 8] = [
+        ("u8", "a whole number from 0 to 255"),
+        ("u16", "a whole number from 0 to 65535"),
+        ("u32", "a whole number from 0 to 4294967295"),
+        ("u64", "a whole number from 0 to 18446744073709551615"),
+        ("usize", "a whole number from 0 to 18446744073709551615"),
+        ("i64", "a whole number"),
+        ("f32", "a number"),
+        ("f64", "a number"),
+    ];
+    let Some((found, expected)) = message.split_once(", expected ") else {
+        return message.to_string();
+    };
+    let expected = TYPES
+        .iter()
+        .find(|(ty, _)| *ty == expected.trim())
+        .map_or(expected, |(_, words)| words);
+    // "invalid value: integer `-1`" / "invalid type: floating point `4.5`" / "invalid type:
+    // string \"x\"": keep the value, drop the Rust category.
+    let value = found.split_once(": ").map(|(_, v)| v).map(|v| {
+        v.trim_start_matches("integer ")
+            .trim_start_matches("floating point ")
+            .trim_start_matches("string ")
+            .trim_matches('`')
+    });
+    match value {
+        Some(v) if found.starts_with("invalid ") => format!("expected {expected}, found {v}"),
+        _ => format!("{found}, expected {expected}"),
     }
 }
 
@@ -59,6 +93,31 @@ pub fn fnv1a(bytes: &[u8]) -> u64 {
     bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
         (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
     })
+}
+
+#[cfg(test)]
+mod user_words_tests {
+    use super::in_user_words;
+
+    #[test]
+    fn serde_type_names_become_words() {
+        assert_eq!(
+            in_user_words("invalid value: integer `-1`, expected u32"),
+            "expected a whole number from 0 to 4294967295, found -1"
+        );
+        assert_eq!(
+            in_user_words("invalid type: floating point `4.5`, expected u32"),
+            "expected a whole number from 0 to 4294967295, found 4.5"
+        );
+        assert_eq!(
+            in_user_words("invalid type: string \"x\", expected f64"),
+            "expected a number, found \"x\""
+        );
+        assert_eq!(
+            in_user_words("unknown field `dimm`, expected one of `dim`"),
+            "unknown field `dimm`, expected one of `dim`"
+        );
+    }
 }
 
 /// The Levenshtein distance between two short words.

@@ -261,18 +261,21 @@ fn bad_inputs_give_clear_errors_and_exit_two() {
     }
     let cli_cases: &[(&[&str], &str)] = &[
         (&["verify", "-n", "10"], "give a scheme with --qr"),
-        (&["verify", "-n", "10", "--qr", "0"], "qr modulus is 0"),
+        (
+            &["verify", "-n", "10", "--qr", "0"],
+            "'--qr <M>': expected a whole number from 1 to 18446744073709551615, found 0",
+        ),
         (
             &["verify", "-n", "0", "--qr", "3"],
-            "cardinality must be at least 1",
+            "expected a whole number from 1 to 18446744073709551615, found 0",
         ),
         (
             &["verify", "-n", "10", "--radix", "3,x"],
-            "invalid value 'x'",
+            "invalid value 'x' for '--radix <M1,M2,…>': expected a whole number from 1",
         ),
         (
             &["verify", "-n", "10", "--crt", "4,0"],
-            "crt modulus #2 is 0",
+            "invalid value '0' for '--crt <M1,M2,…>'",
         ),
         (
             &["verify", "-n", "10", "--qr", "3", "--crt", "4"],
@@ -284,7 +287,7 @@ fn bad_inputs_give_clear_errors_and_exit_two() {
         ),
         (
             &["verify", "-n", "18446744073709551616", "--qr", "3"],
-            "invalid value",
+            "found 18446744073709551616, which is too large",
         ),
         (
             &["verify", "-n", "4", "--partitions", "nope.txt"],
@@ -307,6 +310,15 @@ fn bad_inputs_give_clear_errors_and_exit_two() {
             .code(2);
         let stderr = String::from_utf8_lossy(&assert.get_output().stderr).to_string();
         assert!(stderr.contains(expected), "{args:?}: {stderr}");
+        // Regression: Rust's own parse errors leaked to users.
+        for internal in [
+            "invalid digit",
+            "too large to fit",
+            "expected u",
+            "float literal",
+        ] {
+            assert!(!stderr.contains(internal), "{args:?}: {stderr}");
+        }
     }
 }
 

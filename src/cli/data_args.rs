@@ -24,7 +24,7 @@ pub struct DataArgs {
     pub valid: Option<PathBuf>,
 
     /// Without --valid: the share of --data's last lines held out for validation [default: 0.1].
-    #[arg(long, value_name = "FRACTION")]
+    #[arg(long, value_name = "FRACTION", value_parser = super::values::number)]
     pub valid_frac: Option<f64>,
 
     /// File format: tsv (tab-separated), csv (comma-separated), criteo; by default csv for
@@ -41,15 +41,15 @@ pub struct DataArgs {
     pub ignore_extra_columns: bool,
 
     /// Synthetic data: training examples.
-    #[arg(long, default_value_t = 500_000, value_name = "N")]
+    #[arg(long, default_value_t = 500_000, value_name = "N", value_parser = super::values::positive::<usize>)]
     pub train_rows: usize,
 
     /// Synthetic data: validation examples.
-    #[arg(long, default_value_t = 100_000, value_name = "N")]
+    #[arg(long, default_value_t = 100_000, value_name = "N", value_parser = super::values::positive::<usize>)]
     pub valid_rows: usize,
 
     /// Synthetic data: Zipf exponent of every feature's ids; default: the schema's, else 1.1.
-    #[arg(long, value_name = "S")]
+    #[arg(long, value_name = "S", value_parser = super::values::number)]
     pub zipf: Option<f64>,
 }
 
@@ -89,15 +89,15 @@ impl DataArgs {
 #[derive(Debug, Clone, clap::Args)]
 pub struct ModelArgs {
     /// Passes over the training data.
-    #[arg(long, default_value_t = 2, value_name = "N")]
+    #[arg(long, default_value_t = 2, value_name = "N", value_parser = super::values::positive::<usize>)]
     pub epochs: usize,
 
     /// Examples per step.
-    #[arg(long, default_value_t = 256, value_name = "N")]
+    #[arg(long, default_value_t = 256, value_name = "N", value_parser = super::values::positive::<usize>)]
     pub batch: usize,
 
     /// Learning rate of embeddings and MLPs, e.g. 0.05.
-    #[arg(long, default_value_t = 0.05, value_name = "RATE")]
+    #[arg(long, default_value_t = 0.05, value_name = "RATE", value_parser = super::values::number_f32)]
     pub lr: f32,
 
     /// sgd, adagrad or rowwise-adagrad; by default the plan's optimizer if it is one of
@@ -106,7 +106,7 @@ pub struct ModelArgs {
     pub optimizer: Option<TrainOptimizer>,
 
     /// Worker threads (results are identical for any count); default: all cores.
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = super::values::positive::<usize>)]
     pub threads: Option<usize>,
 
     /// Embedding init: standard (composed vector scaled like U(±sqrt(1/n))) or dlrm

@@ -17,6 +17,7 @@ pub mod plan;
 pub mod plot;
 pub mod sweep;
 pub mod train;
+pub mod values;
 pub mod verify;
 
 /// Exit code for a successful run (and for "complementary").

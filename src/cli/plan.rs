@@ -77,7 +77,7 @@ pub struct Args {
     pub combiner: String,
 
     /// Uniform baseline: features with cardinality ≤ N keep full tables (DLRM's --qr-threshold).
-    #[arg(long, value_name = "N", default_value_t = 200, requires = "uniform")]
+    #[arg(long, value_name = "N", default_value_t = 200, requires = "uniform", value_parser = super::values::whole::<u64>)]
     pub threshold: u64,
 
     /// Plan for this weight dtype instead of the schema's: f32, f16, bf16 or int8.

@@ -47,7 +47,7 @@ pub struct Args {
     pub budgets: Vec<String>,
 
     /// Budgets as compression ratios of the full model, e.g. 2,4,8,16.
-    #[arg(long, value_name = "RATIO,…", value_delimiter = ',')]
+    #[arg(long, value_name = "RATIO,…", value_delimiter = ',', value_parser = super::values::number)]
     pub compressions: Vec<f64>,
 
     /// Methods to run at every budget: searched, qr-mult, hash, or only-FAMILY-COMBINER (the
@@ -61,15 +61,15 @@ pub struct Args {
     pub methods: Vec<String>,
 
     /// Runs per (method, budget), with seeds SEED, SEED+1, … for initialisation and shuffling.
-    #[arg(long, default_value_t = 1, value_name = "N")]
+    #[arg(long, default_value_t = 1, value_name = "N", value_parser = super::values::positive::<u64>)]
     pub repeats: u64,
 
     /// The first seed; the data are generated with it too.
-    #[arg(long, default_value_t = 0, value_name = "N")]
+    #[arg(long, default_value_t = 0, value_name = "N", value_parser = super::values::whole::<u64>)]
     pub seed: u64,
 
     /// Uniform baselines keep features with cardinality ≤ THRESHOLD full (DLRM's --qr-threshold).
-    #[arg(long, default_value_t = 200, value_name = "N")]
+    #[arg(long, default_value_t = 200, value_name = "N", value_parser = super::values::whole::<u64>)]
     pub threshold: u64,
 
     /// Quality-model coefficients for the searched plans (from `embplan calibrate`).

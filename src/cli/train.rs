@@ -34,7 +34,7 @@ pub struct Args {
     pub model: ModelArgs,
 
     /// Seed of data generation, initialisation and shuffling.
-    #[arg(long, default_value_t = 0, value_name = "N")]
+    #[arg(long, default_value_t = 0, value_name = "N", value_parser = super::values::whole::<u64>)]
     pub seed: u64,
 
     /// Print the full report as JSON instead of tables.

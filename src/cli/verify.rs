@@ -22,23 +22,23 @@ pub struct Args {
     pub plan: Option<PathBuf>,
 
     /// Number of categories n of a single scheme given on the command line.
-    #[arg(long, short = 'n', value_name = "N", required_unless_present = "plan")]
+    #[arg(long, short = 'n', value_name = "N", required_unless_present = "plan", value_parser = super::values::positive::<u64>)]
     pub cardinality: Option<u64>,
 
     /// Quotient–remainder with modulus and divisor M: classes x mod M and x div M.
-    #[arg(long, value_name = "M", group = "scheme")]
+    #[arg(long, value_name = "M", group = "scheme", value_parser = super::values::positive::<u64>)]
     pub qr: Option<u64>,
 
     /// Mixed radix (generalized QR) with comma-separated radices, least significant first.
-    #[arg(long, value_name = "M1,M2,…", value_delimiter = ',', group = "scheme")]
+    #[arg(long, value_name = "M1,M2,…", value_delimiter = ',', group = "scheme", value_parser = super::values::positive::<u64>)]
     pub radix: Option<Vec<u64>>,
 
     /// Chinese remainder with comma-separated moduli: classes x mod Mj.
-    #[arg(long, value_name = "M1,M2,…", value_delimiter = ',', group = "scheme")]
+    #[arg(long, value_name = "M1,M2,…", value_delimiter = ',', group = "scheme", value_parser = super::values::positive::<u64>)]
     pub crt: Option<Vec<u64>>,
 
     /// The hashing trick with M buckets: class x mod M.
-    #[arg(long, value_name = "M", group = "scheme")]
+    #[arg(long, value_name = "M", group = "scheme", value_parser = super::values::positive::<u64>)]
     pub hash: Option<u64>,
 
     /// Explicit partitions: a file with one line per category, one class id per partition.

@@ -684,9 +684,13 @@ impl RawPlan {
             if !seen.insert(name.clone()) {
                 bail!("feature #{} '{name}': duplicate feature name", i + 1);
             }
-            let (f, _) = raw
-                .into_feature(base, dtype, opt)
-                .map_err(|e| anyhow!("feature #{} '{name}': {e:#}", i + 1))?;
+            let (f, _) = raw.into_feature(base, dtype, opt).map_err(|e| {
+                // Feature checks name the feature themselves; say it once.
+                let msg = format!("{e:#}");
+                let own = format!("feature '{name}': ");
+                let rest = msg.strip_prefix(&own).unwrap_or(&msg);
+                anyhow!("feature #{} '{name}': {rest}", i + 1)
+            })?;
             features.push(f);
         }
         let plan = Plan {

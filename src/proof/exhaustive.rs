@@ -8,7 +8,8 @@
 //! - **dense**: when the space is at most 64 bits per id (and the bitset fits the memory
 //!   budget), one pass marks codes in an atomic bitset of `space` bits;
 //! - **sparse**: otherwise each id's code becomes a 64-bit fingerprint (the code itself when
-//!   the space fits in 64 bits, else a hash that is re-checked against the exact codes), and
+//!   the space fits in 64 bits, else a hash of the class tuple, re-checked against the exact
+//!   tuples; so any space works, even one beyond 2^128 codes), and
 //!   the fingerprints are radix-partitioned into passes that each fit the memory budget,
 //!   sorted, and scanned for equal neighbours.
 //!
@@ -72,14 +73,15 @@ pub struct Cost {
     pub strategy: Enumeration,
     /// Bytes of the largest allocation, expected (sparse buckets vary with the ids).
     pub memory: u64,
-    /// Size of the class-tuple space (product of the tables' row counts).
+    /// Size of the class-tuple space (product of the tables' row counts), saturated at
+    /// `u128::MAX`.
     pub space: u128,
 }
 
 /// Plans the check: dense when the space is small next to n, sparse otherwise.
 pub fn cost(scheme: &Scheme, n: u64, limits: &Limits) -> Result<Cost> {
     let rows = scheme.table_rows(n);
-    let space = strides(&rows)?.last().copied().unwrap_or(1);
+    let space = strides(&rows).map_or(u128::MAX, |s| s.last().copied().unwrap_or(1));
     let dense_bits = u128::from(n).saturating_mul(64).max(1 << 27);
     let dense_bytes = space.div_ceil(8);
     if space <= dense_bits && dense_bytes <= u128::from(limits.memory) {
@@ -110,20 +112,26 @@ pub fn check_exhaustive_with(scheme: &Scheme, n: u64, limits: &Limits) -> Result
     let maps = scheme.table_maps();
     let rows = scheme.table_rows(n);
     check_classes_in_range(&maps, &rows, n)?;
-    let strides = strides(&rows)?;
     let plan = cost(scheme, n, limits)?;
+    // The code in mixed radix over the row counts: used when the space fits in 64 bits.
+    let strides = strides(&rows).unwrap_or_default();
     let code_of = |x: u64| -> u128 {
         maps.iter()
             .zip(&strides)
             .map(|(m, &s)| u128::from(m.class_of(x)) * s)
             .sum()
     };
+    let exact = plan.space <= u128::from(u64::MAX) + 1;
     let collision = match plan.strategy {
         Enumeration::Dense => dense_first_collision(n, plan.space, &code_of)?,
+        Enumeration::Sparse { passes } if exact => {
+            let fp = |x: u64| code_of(x) as u64;
+            sparse_first_collision(n, passes, limits.memory, None, &fp)?
+        }
         Enumeration::Sparse { passes } => {
-            let exact = plan.space <= u128::from(u64::MAX) + 1;
-            let fp = |x: u64| fingerprint(code_of(x), exact);
-            sparse_first_collision(n, passes, limits.memory, exact, &fp, &code_of)?
+            let fp = |x: u64| tuple_hash(&maps, x);
+            let tuple = |x: u64| class_tuple(&maps, x);
+            sparse_first_collision(n, passes, limits.memory, Some(&tuple), &fp)?
         }
     };
     let desc = scheme.describe();
@@ -213,29 +221,24 @@ fn check_classes_in_range(maps: &[TableMap], rows: &[u64], n: u64) -> Result<()>
     Ok(())
 }
 
-/// Place values of the tables' classes in the code, with the code-space size last.
-fn strides(rows: &[u64]) -> Result<Vec<u128>> {
+/// Place values of the tables' classes in the code, with the code-space size last; `None`
+/// when the space exceeds u128 (then tuples are hashed instead).
+fn strides(rows: &[u64]) -> Option<Vec<u128>> {
     let mut out = Vec::with_capacity(rows.len() + 1);
     let mut acc: u128 = 1;
     out.push(acc);
     for &r in rows {
-        acc = acc.checked_mul(u128::from(r.max(1))).ok_or_else(|| {
-            anyhow::anyhow!(
-                "the class-tuple space exceeds 2^128 codes; exhaustive enumeration is not possible"
-            )
-        })?;
+        acc = acc.checked_mul(u128::from(r.max(1)))?;
         out.push(acc);
     }
-    Ok(out)
+    Some(out)
 }
 
-/// A 64-bit stand-in for a code: the code itself when it fits (`exact`), else a hash.
-fn fingerprint(code: u128, exact: bool) -> u64 {
-    if exact {
-        code as u64
-    } else {
-        mix64((code as u64) ^ mix64((code >> 64) as u64 ^ 0x9e37_79b9_7f4a_7c15))
-    }
+/// A 64-bit hash of x's class tuple, for spaces too large for an exact 64-bit code.
+fn tuple_hash(maps: &[TableMap], x: u64) -> u64 {
+    maps.iter().fold(0x9e37_79b9_7f4a_7c15, |h, m| {
+        mix64(h ^ m.class_of(x)).wrapping_add(0x632b_e59b_d9b4_e019)
+    })
 }
 
 /// The splitmix64 finalizer: a bijection on u64 that spreads nearby values apart.
@@ -337,14 +340,14 @@ fn gather_bucket<T: Send>(
 }
 
 /// Sparse strategy: fingerprints first (8 bytes an id), then, only if two are equal, pairs
-/// of fingerprint and id (16 bytes) to name the first colliding pair exactly.
+/// of fingerprint and id (16 bytes) to name the first colliding pair exactly. Fingerprints
+/// are exact codes when `tuple` is `None`, else hashes checked against `tuple(x)`.
 fn sparse_first_collision(
     n: u64,
     passes: u64,
     memory: u64,
-    exact: bool,
+    tuple: Option<&(dyn Fn(u64) -> Vec<u64> + Sync)>,
     fp: &(dyn Fn(u64) -> u64 + Sync),
-    code_of: &(dyn Fn(u64) -> u128 + Sync),
 ) -> Result<Option<(u64, u64)>> {
     let counts = bucket_counts(n, passes, fp);
     let mut any_equal = false;
@@ -370,10 +373,9 @@ fn sparse_first_collision(
         gather_bucket(n, p, pair_passes, &counts, fp, &|x, f| (f, x), &mut buf);
         buf.par_sort_unstable();
         for run in buf.chunk_by(|l, r| l.0 == r.0).filter(|r| r.len() > 1) {
-            let found = if exact {
-                Some((run[0].1, run[1].1))
-            } else {
-                first_equal_code(run, code_of)
+            let found = match tuple {
+                None => Some((run[0].1, run[1].1)),
+                Some(tuple) => first_equal_tuple(run, tuple),
             };
             if let Some((a, b)) = found
                 && best.is_none_or(|(_, bb)| b < bb)
@@ -385,9 +387,9 @@ fn sparse_first_collision(
     Ok(best)
 }
 
-/// Among ids sharing a hashed fingerprint, the smallest b whose exact code an earlier id has.
-fn first_equal_code(run: &[(u64, u64)], code_of: &dyn Fn(u64) -> u128) -> Option<(u64, u64)> {
-    let mut codes: Vec<(u128, u64)> = run.iter().map(|&(_, x)| (code_of(x), x)).collect();
+/// Among ids sharing a hashed fingerprint, the smallest b whose class tuple an earlier id has.
+fn first_equal_tuple(run: &[(u64, u64)], tuple: &dyn Fn(u64) -> Vec<u64>) -> Option<(u64, u64)> {
+    let mut codes: Vec<(Vec<u64>, u64)> = run.iter().map(|&(_, x)| (tuple(x), x)).collect();
     codes.sort_unstable();
     codes
         .chunk_by(|l, r| l.0 == r.0)

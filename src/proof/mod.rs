@@ -455,6 +455,34 @@ mod tests {
         }
 
         #[test]
+        fn exhaustive_check_agrees_with_brute_force_in_huge_code_spaces(
+            classes in prop::collection::vec((0u64..6, 0u64..5, 0u64..4), 1..200),
+            offsets in (0u64..1 << 62, 0u64..1 << 62, 0u64..1 << 62),
+            mem in 8u64..4000,
+        ) {
+            // Class ids near 2^62 make a code space of ~2^186 (hashed fingerprints) while
+            // only a few classes are used, so collisions are frequent.
+            let text: String = classes
+                .iter()
+                .map(|&(a, b, c)| format!("{} {} {}\n", a + offsets.0, b + offsets.1, c + offsets.2))
+                .collect();
+            let n = classes.len() as u64;
+            let v = check_exhaustive_with(&explicit(&text), n, &tiny(mem)).unwrap();
+            // The oracle: the first id whose tuple an earlier id has, and that earlier id.
+            let mut first = std::collections::HashMap::new();
+            let mut expected = None;
+            for (x, t) in classes.iter().enumerate() {
+                if let Some(&a) = first.get(t) {
+                    expected = Some((a, x as u64));
+                    break;
+                }
+                first.insert(*t, x as u64);
+            }
+            prop_assert_eq!(v.complementary, expected.is_none());
+            prop_assert_eq!(v.counterexample.map(|c| (c.a, c.b)), expected);
+        }
+
+        #[test]
         fn every_class_is_inside_its_table(scheme in small_scheme(), n in 1u64..400) {
             let rows = scheme.table_rows(n);
             let maps = scheme.table_maps();

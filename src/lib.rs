@@ -1,11 +1,11 @@
 //! embplan: plan memory-efficient compositional embedding tables from complementary partitions.
 //!
 //! Data flows one way: [`schema`] → [`partition`] → [`proof`] and [`cost`] → [`plan`] →
-//! export / train → report / plot. The core modules know nothing of terminals or plotting;
-//! [`cli`] parses arguments and renders with [`report`].
+//! export / train → report / plot. The library knows nothing of terminals: the `embplan`
+//! binary (`src/main.rs` and `src/cli/`, which the library does not contain) parses
+//! arguments, calls it and renders.
 
 pub mod calibrate;
-pub mod cli;
 pub mod cost;
 pub mod export;
 pub mod fit;
@@ -16,7 +16,6 @@ pub mod partition;
 pub mod plan;
 pub mod plot;
 pub mod proof;
-pub mod report;
 pub mod results;
 pub mod schema;
 pub mod size;

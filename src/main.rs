@@ -5,20 +5,22 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+mod cli;
+
 /// Exit code after Ctrl-C or SIGTERM, as shells report a SIGINT death (128 + 2).
 const EXIT_INTERRUPTED: i32 = 130;
 
 fn main() -> ExitCode {
     remove_temp_files_on_interrupt();
-    let cli = embplan::cli::Cli::parse();
-    match embplan::cli::run(cli) {
+    let cli = cli::Cli::parse();
+    match cli::run(cli) {
         Ok(code) => code,
         Err(err) => {
             if is_broken_pipe(&err) {
                 return ExitCode::SUCCESS;
             }
             let _ = writeln!(std::io::stderr(), "error: {err:#}");
-            ExitCode::from(embplan::cli::EXIT_BAD_INPUT)
+            ExitCode::from(cli::EXIT_BAD_INPUT)
         }
     }
 }

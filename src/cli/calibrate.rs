@@ -6,10 +6,10 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 
-use crate::calibrate::{Calibration, calibrate};
-use crate::report::{align_right, new_table};
-use crate::results::Results;
-use crate::size::format_iec;
+use crate::cli::report::{align_right, new_table};
+use embplan::calibrate::{Calibration, calibrate};
+use embplan::results::Results;
+use embplan::size::format_iec;
 
 /// Arguments of `embplan calibrate`.
 #[derive(Debug, clap::Args)]
@@ -33,12 +33,12 @@ pub struct Args {
 /// Runs `embplan calibrate`.
 pub fn run(args: Args) -> Result<ExitCode> {
     if let Some(path) = &args.output {
-        crate::output::check_output(path, &[&args.results], &["toml"], "calibration")?;
+        embplan::output::check_output(path, &[&args.results], &["toml"], "calibration")?;
     }
     let results = Results::load(&args.results)?;
     let cal = calibrate(&results)?;
     if let Some(path) = &args.output {
-        crate::output::write_atomic(path, cal.to_toml()?.as_bytes())?;
+        embplan::output::write_atomic(path, cal.to_toml()?.as_bytes())?;
     }
     let mut out = std::io::stdout().lock();
     if args.json {

@@ -4,13 +4,13 @@ use std::path::PathBuf;
 
 use anyhow::{Result, bail};
 
-use crate::init::InitMode;
-use crate::plan::Plan;
-use crate::schema::Dtype;
-use crate::train::{Interaction, ModelConfig, TrainConfig, TrainOptimizer};
+use embplan::init::InitMode;
+use embplan::plan::Plan;
+use embplan::schema::Dtype;
+use embplan::train::{Interaction, ModelConfig, TrainConfig, TrainOptimizer};
 
-use crate::train::data::Format;
-use crate::train::source::DataSource;
+use embplan::train::data::Format;
+use embplan::train::source::DataSource;
 
 /// Where the training and validation data come from.
 #[derive(Debug, Clone, clap::Args)]
@@ -147,11 +147,11 @@ impl ModelArgs {
             ));
         }
         if let Some(t) = self.threads
-            && t > crate::train::max_threads()
+            && t > embplan::train::max_threads()
         {
             bail!(
                 "--threads {t}: at most {} (64, or 4 per core if more); results do not depend on the thread count",
-                crate::train::max_threads()
+                embplan::train::max_threads()
             );
         }
         Ok(TrainConfig {

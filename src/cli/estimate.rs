@@ -7,11 +7,11 @@ use std::process::ExitCode;
 use anyhow::Result;
 use serde::Serialize;
 
-use crate::cost::{Cost, NOT_COUNTED, compression_ratio};
-use crate::plan::{InputKind, Plan, PlanCosts};
-use crate::report::{align_right, new_table, scheme_label, table_shapes};
-use crate::schema::{Dtype, Optimizer};
-use crate::size::{format_iec, group_thousands};
+use crate::cli::report::{align_right, new_table, scheme_label, table_shapes};
+use embplan::cost::{Cost, NOT_COUNTED, compression_ratio};
+use embplan::plan::{InputKind, Plan, PlanCosts};
+use embplan::schema::{Dtype, Optimizer};
+use embplan::size::{format_iec, group_thousands};
 
 /// Arguments of `embplan estimate`.
 #[derive(Debug, clap::Args)]
@@ -61,7 +61,7 @@ fn parse_enum<T: Copy>(
         return Ok(v);
     }
     let names: Vec<&str> = all.iter().map(|&v| name(v)).collect();
-    let hint = crate::source::did_you_mean(&lower, names.iter().copied());
+    let hint = embplan::source::did_you_mean(&lower, names.iter().copied());
     Err(format!(
         "unknown {what} '{s}'{hint}: expected one of {}",
         names.join(", ")

@@ -6,8 +6,8 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 
-use crate::export::{Format, export};
-use crate::plan::Plan;
+use embplan::export::{Format, export};
+use embplan::plan::Plan;
 
 /// Arguments of `embplan export`.
 #[derive(Debug, clap::Args)]
@@ -36,7 +36,7 @@ fn parse_format(s: &str) -> Result<Format, String> {
 pub fn run(args: Args) -> Result<ExitCode> {
     if let Some(path) = &args.output {
         let what = format!("{} export", args.format);
-        crate::output::check_output(path, &[&args.plan], args.format.extensions(), &what)?;
+        embplan::output::check_output(path, &[&args.plan], args.format.extensions(), &what)?;
     }
     let plan = Plan::load(&args.plan)?;
     super::warn_not_complementary(&plan)?;
@@ -47,7 +47,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
     }
     match &args.output {
         Some(path) => {
-            crate::output::write_atomic(path, exported.text.as_bytes())?;
+            embplan::output::write_atomic(path, exported.text.as_bytes())?;
             writeln!(stderr, "wrote {}", path.display())?;
         }
         None => std::io::stdout()

@@ -15,6 +15,7 @@ pub mod estimate;
 pub mod export;
 pub mod plan;
 pub mod plot;
+pub mod report;
 pub mod sweep;
 pub mod train;
 pub mod values;
@@ -68,7 +69,7 @@ pub enum Command {
 
 /// Warns on stderr when some of `plan`'s features are not complementary, and returns their
 /// names (for `--json`): a plan made with the hashing trick must not pass without a word.
-pub fn warn_not_complementary(plan: &crate::plan::Plan) -> Result<Vec<String>> {
+pub fn warn_not_complementary(plan: &embplan::plan::Plan) -> Result<Vec<String>> {
     let names = plan.not_complementary()?;
     if !names.is_empty() {
         eprintln!(

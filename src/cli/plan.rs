@@ -7,15 +7,15 @@ use std::process::ExitCode;
 use anyhow::{Context, Result, bail};
 use serde::Serialize;
 
-use crate::cost::{NOT_COUNTED, compression_ratio};
-use crate::partition::Combiner;
-use crate::plan::quality::PROVISIONAL;
-use crate::plan::{
+use crate::cli::report::{align_right, new_table, scheme_label, table_shapes};
+use embplan::cost::{NOT_COUNTED, compression_ratio};
+use embplan::partition::Combiner;
+use embplan::plan::quality::PROVISIONAL;
+use embplan::plan::{
     Family, Plan, PlanCosts, QualityModel, SearchOptions, SearchSpace, UniformFamily, UniformSpec,
 };
-use crate::report::{align_right, new_table, scheme_label, table_shapes};
-use crate::schema::{Dtype, Optimizer, Schema};
-use crate::size::{format_iec, group_thousands, parse_bytes};
+use embplan::schema::{Dtype, Optimizer, Schema};
+use embplan::size::{format_iec, group_thousands, parse_bytes};
 
 /// Arguments of `embplan plan`.
 #[derive(Debug, clap::Args)]
@@ -174,7 +174,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
     if let Some(path) = &args.output {
         let mut inputs = vec![args.schema.as_path()];
         inputs.extend(args.calibration.as_deref());
-        crate::output::check_output(path, &inputs, &["toml", "json"], "plan")?;
+        embplan::output::check_output(path, &inputs, &["toml", "json"], "plan")?;
     }
     let mut schema = Schema::load(&args.schema)?;
     if let Some(d) = args.dtype {
@@ -195,7 +195,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
                 threshold: args.threshold,
                 dim_multiple: args.dim_multiple,
             };
-            let mut plan = crate::plan::uniform(&schema, &spec, &model)?;
+            let mut plan = embplan::plan::uniform(&schema, &spec, &model)?;
             if let Some(info) = plan.planner.as_mut() {
                 info.budget_bytes = args.budget;
             }
@@ -236,7 +236,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
                 },
                 model: model.clone(),
             };
-            let out = crate::plan::search(&schema, budget, &options)
+            let out = embplan::plan::search(&schema, budget, &options)
                 .with_context(|| format!("cannot plan '{}'", args.schema.display()))?;
             let method = out
                 .plan

@@ -5,8 +5,8 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 
-use crate::plan::Plan;
-use crate::results::Results;
+use embplan::plan::Plan;
+use embplan::results::Results;
 
 /// Arguments of `embplan plot`.
 #[derive(Debug, clap::Args)]
@@ -25,13 +25,13 @@ pub struct Args {
 
 /// Runs `embplan plot`.
 pub fn run(args: Args) -> Result<ExitCode> {
-    crate::output::check_output(&args.output, &[&args.input], &["png", "svg"], "plot")?;
+    embplan::output::check_output(&args.output, &[&args.input], &["png", "svg"], "plot")?;
     if is_results_file(&args.input)? {
         let results = Results::load(&args.input)?;
-        crate::plot::plot_results(&results, &args.output)?;
+        embplan::plot::plot_results(&results, &args.output)?;
     } else {
         let plan = Plan::load(&args.input)?;
-        crate::plot::plot_plan(&plan, &args.output)?;
+        embplan::plot::plot_plan(&plan, &args.output)?;
     }
     eprintln!("wrote {}", args.output.display());
     Ok(ExitCode::SUCCESS)

@@ -9,13 +9,13 @@ use anyhow::{Context, Result, bail};
 use indicatif::ProgressBar;
 
 use super::data_args::{DataArgs, ModelArgs};
-use crate::plan::quality::QualityModel;
-use crate::plan::{Plan, SearchOptions, SearchSpace};
-use crate::report::{align_right, metric4, new_table};
-use crate::results::Results;
-use crate::schema::Schema;
-use crate::size::{format_iec, group_thousands, parse_bytes};
-use crate::sweep::{Event, Method, SweepConfig, budgets_from_compressions, sweep};
+use crate::cli::report::{align_right, metric4, new_table};
+use embplan::plan::quality::QualityModel;
+use embplan::plan::{Plan, SearchOptions, SearchSpace};
+use embplan::results::Results;
+use embplan::schema::Schema;
+use embplan::size::{format_iec, group_thousands, parse_bytes};
+use embplan::sweep::{Event, Method, SweepConfig, budgets_from_compressions, sweep};
 
 /// Arguments of `embplan sweep`.
 #[derive(Debug, clap::Args)]
@@ -90,10 +90,10 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let mut inputs = vec![args.schema.as_path()];
     inputs.extend(args.calibration.as_deref());
     inputs.extend(args.data.input_files());
-    crate::output::check_output(&args.output, &inputs, &["json"], "results")?;
+    embplan::output::check_output(&args.output, &inputs, &["json"], "results")?;
     if let Some(plot) = &args.plot {
         inputs.push(&args.output);
-        crate::output::check_output(plot, &inputs, &["png", "svg"], "plot")?;
+        embplan::output::check_output(plot, &inputs, &["png", "svg"], "plot")?;
     }
     let schema = Schema::load(&args.schema)?;
     let full = Plan::full_from_schema(&schema)?;
@@ -118,7 +118,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let mut notes = Vec::new();
     let train = args.model.config(&full, args.seed, &mut notes)?;
     // The full model is the largest run of a sweep.
-    crate::train::check_table_memory(&full, train.model.optimizer)?;
+    embplan::train::check_table_memory(&full, train.model.optimizer)?;
     for note in &notes {
         eprintln!("note: {note}");
     }
@@ -136,12 +136,12 @@ pub fn run(args: Args) -> Result<ExitCode> {
     };
     let source = args.data.source(args.seed);
     let data_name = source.describe();
-    let settings = crate::sweep::settings(&schema, &source.settings(), &cfg);
+    let settings = embplan::sweep::settings(&schema, &source.settings(), &cfg);
     let mut results = load_or_start(&args.output, schema.display_name(), &data_name, settings)?;
     let data = source
         .load(&full, Some(&schema))
         .context("cannot load the sweep's data")?;
-    let bar = crate::report::progress_bar("run {pos}/{len} [{bar:30}] {msg} ({eta})");
+    let bar = crate::cli::report::progress_bar("run {pos}/{len} [{bar:30}] {msg} ({eta})");
     sweep(&schema, &data, &cfg, &mut results, &args.output, |event| {
         report_event(&bar, event)
     })?;
@@ -156,7 +156,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
         results.runs.len()
     )?;
     if let Some(path) = &args.plot {
-        crate::plot::plot_results(&results, path)?;
+        embplan::plot::plot_results(&results, path)?;
         eprintln!("wrote {}", path.display());
     }
     Ok(ExitCode::SUCCESS)
@@ -250,8 +250,8 @@ fn spread(values: &[f64]) -> (f64, f64, f64) {
 }
 
 /// Runs grouped by (budget, method), in budget order.
-fn grouped(results: &Results) -> BTreeMap<(u64, String), Vec<&crate::results::Run>> {
-    let mut groups: BTreeMap<(u64, String), Vec<&crate::results::Run>> = BTreeMap::new();
+fn grouped(results: &Results) -> BTreeMap<(u64, String), Vec<&embplan::results::Run>> {
+    let mut groups: BTreeMap<(u64, String), Vec<&embplan::results::Run>> = BTreeMap::new();
     for r in &results.runs {
         groups
             .entry((r.budget_bytes.unwrap_or(u64::MAX), r.method.clone()))

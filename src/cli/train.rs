@@ -8,11 +8,11 @@ use anyhow::Result;
 use indicatif::ProgressBar;
 
 use super::data_args::{DataArgs, ModelArgs};
-use crate::plan::{InputKind, Plan};
-use crate::report::{align_right, metric4, new_table};
-use crate::schema::Schema;
-use crate::size::{format_iec, group_thousands};
-use crate::train::{EpochReport, Observer, TrainReport};
+use crate::cli::report::{align_right, metric4, new_table};
+use embplan::plan::{InputKind, Plan};
+use embplan::schema::Schema;
+use embplan::size::{format_iec, group_thousands};
+use embplan::train::{EpochReport, Observer, TrainReport};
 
 /// Arguments of `embplan train`.
 #[derive(Debug, clap::Args)]
@@ -56,13 +56,13 @@ pub fn run(args: Args) -> Result<ExitCode> {
     if let Some(path) = &args.output {
         let mut inputs = vec![args.plan.as_path()];
         inputs.extend(args.data.input_files());
-        crate::output::check_output(path, &inputs, &["json"], "training report")?;
+        embplan::output::check_output(path, &inputs, &["json"], "training report")?;
     }
     let (plan, kind) = Plan::load_plan_or_schema(&args.plan)?;
     super::warn_not_complementary(&plan)?;
     let mut notes = Vec::new();
     let cfg = args.model.config(&plan, args.seed, &mut notes)?;
-    crate::train::check_table_memory(&plan, cfg.model.optimizer)?;
+    embplan::train::check_table_memory(&plan, cfg.model.optimizer)?;
     let schema = match kind {
         InputKind::Schema => Some(Schema::load(&args.plan)?),
         InputKind::Plan => None,
@@ -74,11 +74,11 @@ pub fn run(args: Args) -> Result<ExitCode> {
     }
     drop(stderr);
     let mut progress = Progress::new(!args.json);
-    let report = crate::train::train_observed(&plan, &data, &cfg, &mut progress)?;
+    let report = embplan::train::train_observed(&plan, &data, &cfg, &mut progress)?;
     progress.bar.finish_and_clear();
     let json = serde_json::to_string_pretty(&report)?;
     if let Some(path) = &args.output {
-        crate::output::write_atomic(path, format!("{json}\n").as_bytes())?;
+        embplan::output::write_atomic(path, format!("{json}\n").as_bytes())?;
         eprintln!("wrote {}", path.display());
     }
     let mut out = std::io::stdout().lock();
@@ -98,7 +98,8 @@ struct Progress {
 
 impl Progress {
     fn new(lines: bool) -> Progress {
-        let bar = crate::report::progress_bar("epoch {msg} [{bar:30}] {pos}/{len} steps ({eta})");
+        let bar =
+            crate::cli::report::progress_bar("epoch {msg} [{bar:30}] {pos}/{len} steps ({eta})");
         Progress { bar, lines }
     }
 }

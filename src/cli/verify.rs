@@ -7,9 +7,9 @@ use std::sync::Arc;
 use anyhow::{Result, bail};
 use serde::Serialize;
 
-use crate::partition::{Combiner, ExplicitPartitions, Scheme};
-use crate::plan::Plan;
-use crate::proof::{self, Verdict};
+use embplan::partition::{Combiner, ExplicitPartitions, Scheme};
+use embplan::plan::Plan;
+use embplan::proof::{self, Verdict};
 
 /// Arguments of `embplan verify`.
 #[derive(Debug, clap::Args)]

@@ -5,8 +5,8 @@ use std::io::IsTerminal;
 use comfy_table::{ContentArrangement, Table, presets};
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::plan::PlannedFeature;
-use crate::size::group_thousands;
+use embplan::plan::PlannedFeature;
+use embplan::size::group_thousands;
 
 /// A new table in the house style (UTF-8 borders, wraps to the terminal width).
 pub fn new_table(header: &[&str]) -> Table {

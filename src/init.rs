@@ -20,6 +20,7 @@ use crate::plan::PlannedFeature;
 /// Which initialisation rule to use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 pub enum InitMode {
     /// Scale-matched to U(±sqrt(1/n)) per combiner (see the module docs).
     #[default]

@@ -180,8 +180,18 @@ pub fn remove_pending_temp_files() {
 mod tests {
     use super::*;
 
+    /// The pending list is global: tests that write or clear it take turns.
+    static SERIAL: Mutex<()> = Mutex::new(());
+
+    fn serial() -> std::sync::MutexGuard<'static, ()> {
+        SERIAL
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
     #[test]
     fn writes_and_replaces() {
+        let _turn = serial();
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("out.txt");
         write_atomic(&p, b"one").unwrap();
@@ -193,6 +203,7 @@ mod tests {
 
     #[test]
     fn leaves_nothing_on_error() {
+        let _turn = serial();
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("missing-dir").join("out.txt");
         let e = write_atomic(&p, b"x").unwrap_err();
@@ -202,6 +213,7 @@ mod tests {
 
     #[test]
     fn pending_temp_files_are_removed_on_request() {
+        let _turn = serial();
         let dir = tempfile::tempdir().unwrap();
         let stray = dir.path().join(".x.json.abc.tmp");
         std::fs::write(&stray, b"partial").unwrap();

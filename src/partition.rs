@@ -25,6 +25,7 @@ use serde::{Deserialize, Serialize};
 /// How the looked-up rows of a multi-table feature are combined into one vector.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 pub enum Combiner {
     /// Concatenate: table dims add up to the feature's dim.
     Concat,

@@ -26,6 +26,7 @@ use crate::source::Source;
 /// Element type of the embedding weights.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 pub enum Dtype {
     /// 32-bit float, 4 bytes.
     #[default]
@@ -79,6 +80,7 @@ impl fmt::Display for Dtype {
 /// Optimizer whose state is counted alongside the weights.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 pub enum Optimizer {
     /// No optimizer state (inference, or state not counted).
     #[default]

@@ -78,7 +78,7 @@ fn unknown_format_suggests_the_closest() {
         .assert()
         .code(2)
         .stderr(predicate::str::contains(
-            "unknown export format 'pytroch' (did you mean 'pytorch'?): expected one of json, toml, pytorch, torchrec, dlrm",
+            "invalid value 'pytroch' for '--format <FORMAT>'\n  [possible values: json, toml, pytorch, torchrec, dlrm]\n\n  tip: a similar value exists: 'pytorch'",
         ));
 }
 

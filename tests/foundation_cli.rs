@@ -150,8 +150,14 @@ fn estimate_table_snapshot() {
 fn help_snapshots() {
     for args in [
         &["--help"][..],
+        &["plan", "--help"],
         &["verify", "--help"],
         &["estimate", "--help"],
+        &["export", "--help"],
+        &["train", "--help"],
+        &["sweep", "--help"],
+        &["calibrate", "--help"],
+        &["plot", "--help"],
     ] {
         let out = embplan().args(args).assert().success();
         insta::assert_snapshot!(
@@ -283,7 +289,7 @@ fn bad_inputs_give_clear_errors_and_exit_two() {
         ),
         (
             &["verify", "-n", "10", "--qr", "3", "--combiner", "mul"],
-            "did you mean",
+            "a similar value exists: 'mult'",
         ),
         (
             &["verify", "-n", "18446744073709551616", "--qr", "3"],
@@ -297,7 +303,7 @@ fn bad_inputs_give_clear_errors_and_exit_two() {
         (&["estimate", "missing.toml"], "cannot read 'missing.toml'"),
         (
             &["estimate", "s.toml", "--optimizer", "adamw"],
-            "unknown optimizer 'adamw'",
+            "invalid value 'adamw' for '--optimizer <OPT>'",
         ),
     ];
     write(dir.path(), "s.toml", SMALL_SCHEMA);

@@ -153,7 +153,7 @@ fn bad_inputs_exit_2_with_clear_errors() {
         (vec!["--budget", "lots", k], "does not start with a number"),
         (
             vec!["--budget", "4GiB", "--families", "qrr", k],
-            "did you mean 'qr'",
+            "a similar value exists: 'qr'",
         ),
         (
             vec!["--budget", "4GiB", "--families", "hash", k],
@@ -161,7 +161,7 @@ fn bad_inputs_exit_2_with_clear_errors() {
         ),
         (
             vec!["--budget", "4GiB", "--combiners", "mul", k],
-            "did you mean 'mult'",
+            "a similar value exists: 'mult'",
         ),
         (vec!["--budget", "4GiB", "--dim-multiple", "0", k], "0"),
         (
@@ -170,9 +170,10 @@ fn bad_inputs_exit_2_with_clear_errors() {
         ),
         (vec!["--uniform", "qr:x", k], "collision count"),
         (
-            vec!["--budget", "4GiB", "--combiner", "add", k],
-            "--uniform",
+            vec!["--uniform", "hash:4:add", k],
+            "only qr:C takes a combiner",
         ),
+        (vec!["--budget", "4GiB", "--threshold", "5", k], "--uniform"),
         (vec![k], "--budget"),
         (vec!["--budget", "4GiB", "missing.toml"], "missing.toml"),
     ] {
@@ -214,9 +215,7 @@ fn uniform_baselines_follow_dlrm() {
     let v = json(&[
         "plan",
         "--uniform",
-        "qr:4",
-        "--combiner",
-        "mult",
+        "qr:4:mult",
         "--threshold",
         "200",
         "--json",
@@ -337,7 +336,7 @@ fn plans_are_byte_identical_across_thread_counts() {
 fn a_misspelt_combiner_gets_exactly_one_suggestion() {
     let dir = tempfile::tempdir().unwrap();
     let out = cargo_bin_cmd!("embplan")
-        .args(["plan", "--uniform", "qr:4", "--combiner", "mul"])
+        .args(["plan", "--uniform", "qr:4:mul"])
         .arg(small(dir.path()))
         .output()
         .unwrap();

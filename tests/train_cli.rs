@@ -119,7 +119,7 @@ fn criteo_features_beyond_their_cardinality_say_how_many_were_seen() {
             s.to_str().unwrap(),
             "--data",
             data.to_str().unwrap(),
-            "--format",
+            "--data-format",
             "criteo",
         ]
         .map(String::from)

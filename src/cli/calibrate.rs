@@ -14,7 +14,7 @@ use embplan::size::format_iec;
 /// Arguments of `embplan calibrate`.
 #[derive(Debug, clap::Args)]
 #[command(
-    after_help = "Examples:\n  embplan calibrate results.json -o calibration.toml\n  embplan plan --budget 64MiB schemas/synthetic.toml --calibration calibration.toml"
+    after_help = "Examples:\n  embplan calibrate results.json -o calibration.toml\n  embplan plan --budget 64MiB schemas/synthetic.toml --calibration calibration.toml\n\nExit codes: 0 success, 2 bad input or error."
 )]
 pub struct Args {
     /// A sweep's results file (from `embplan sweep`).
@@ -47,7 +47,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
         render(&mut out, &cal)?;
     }
     if let Some(path) = &args.output {
-        eprintln!("wrote {}", path.display());
+        crate::cli::say!("wrote {}", path.display());
     }
     Ok(ExitCode::SUCCESS)
 }

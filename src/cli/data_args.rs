@@ -6,7 +6,7 @@ use anyhow::{Result, bail};
 
 use embplan::init::InitMode;
 use embplan::plan::Plan;
-use embplan::schema::Dtype;
+use embplan::schema::{Dtype, Optimizer};
 use embplan::train::{Interaction, ModelConfig, TrainConfig, TrainOptimizer};
 
 use embplan::train::data::Format;
@@ -27,10 +27,10 @@ pub struct DataArgs {
     #[arg(long, value_name = "FRACTION", value_parser = super::values::number)]
     pub valid_frac: Option<f64>,
 
-    /// File format: tsv (tab-separated), csv (comma-separated), criteo; by default csv for
-    /// names ending in .csv, else tsv.
-    #[arg(long, value_name = "FORMAT", value_parser = ["tsv", "csv", "criteo"])]
-    pub format: Option<String>,
+    /// Input data format: tsv (tab-separated), csv (comma-separated) or criteo; by default
+    /// csv for names ending in .csv, else tsv.
+    #[arg(long, value_name = "FORMAT", value_enum, ignore_case = true)]
+    pub data_format: Option<Format>,
 
     /// TSV/CSV without a header: each line is the label then one id per feature in plan order.
     #[arg(long)]
@@ -70,11 +70,7 @@ impl DataArgs {
             data: self.data.clone(),
             valid: self.valid.clone(),
             valid_frac: self.valid_frac,
-            format: self.format.as_deref().map(|f| match f {
-                "csv" => Format::Csv,
-                "criteo" => Format::Criteo,
-                _ => Format::Tsv,
-            }),
+            format: self.data_format,
             no_header: self.no_header,
             ignore_extra_columns: self.ignore_extra_columns,
             train_rows: self.train_rows,
@@ -100,10 +96,10 @@ pub struct ModelArgs {
     #[arg(long, default_value_t = 0.05, value_name = "RATE", value_parser = super::values::number_f32)]
     pub lr: f32,
 
-    /// sgd, adagrad or rowwise-adagrad; by default the plan's optimizer if it is one of
-    /// these, else adagrad.
-    #[arg(long, value_name = "OPT", value_parser = parse_train_optimizer)]
-    pub optimizer: Option<TrainOptimizer>,
+    /// The optimizer (the trainer implements sgd, adagrad and rowwise-adagrad); by default
+    /// the plan's if it is one of these, else adagrad.
+    #[arg(long, value_name = "OPT", value_enum, ignore_case = true)]
+    pub optimizer: Option<Optimizer>,
 
     /// Worker threads (results are identical for any count); default: all cores.
     #[arg(long, value_name = "N", value_parser = super::values::positive::<usize>)]
@@ -111,12 +107,24 @@ pub struct ModelArgs {
 
     /// Embedding init: standard (composed vector scaled like U(±sqrt(1/n))) or dlrm
     /// (DLRM's U(sqrt(1/n), 1) for every table of a multi-table feature).
-    #[arg(long, default_value = "standard", value_name = "MODE", value_parser = ["standard", "dlrm"])]
-    pub init: String,
+    #[arg(
+        long,
+        default_value = "standard",
+        value_name = "MODE",
+        value_enum,
+        ignore_case = true
+    )]
+    pub init: InitMode,
 
     /// dot (pairwise dot products, DLRM) or cat (concatenated vectors).
-    #[arg(long, default_value = "dot", value_name = "KIND", value_parser = ["dot", "cat"])]
-    pub interaction: String,
+    #[arg(
+        long,
+        default_value = "dot",
+        value_name = "KIND",
+        value_enum,
+        ignore_case = true
+    )]
+    pub interaction: Interaction,
 
     /// Hidden widths of the top MLP, comma-separated (the output 1 is added).
     #[arg(long, default_value = "64,32", value_name = "W,W,…")]
@@ -131,7 +139,11 @@ impl ModelArgs {
     /// The training configuration for `plan`; notes for the user are pushed to `notes`.
     pub fn config(&self, plan: &Plan, seed: u64, notes: &mut Vec<String>) -> Result<TrainConfig> {
         let optimizer = match self.optimizer {
-            Some(o) => o,
+            Some(o) => TrainOptimizer::from_counted(o).ok_or_else(|| {
+                anyhow::anyhow!(
+                    "--optimizer {o}: the trainer implements sgd, adagrad and rowwise-adagrad; {o} can be planned for and counted (plan, estimate) but not trained here"
+                )
+            })?,
             None => TrainOptimizer::from_counted(plan.optimizer).unwrap_or_else(|| {
                 notes.push(format!(
                     "the plan counts optimizer '{}', which the trainer does not implement: training with adagrad (see --optimizer)",
@@ -163,33 +175,14 @@ impl ModelArgs {
                 .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
             seed,
             model: ModelConfig {
-                interaction: if self.interaction == "cat" {
-                    Interaction::Cat
-                } else {
-                    Interaction::Dot
-                },
+                interaction: self.interaction,
                 top_mlp: parse_widths(&self.top_mlp, "--top-mlp")?,
                 bottom_mlp: parse_widths(&self.bottom_mlp, "--bottom-mlp")?,
-                init: if self.init == "dlrm" {
-                    InitMode::Dlrm
-                } else {
-                    InitMode::Standard
-                },
+                init: self.init,
                 optimizer,
             },
         })
     }
-}
-
-/// Parses a trainable optimizer name for clap.
-pub fn parse_train_optimizer(s: &str) -> Result<TrainOptimizer, String> {
-    let lower = s.trim().to_ascii_lowercase();
-    TrainOptimizer::ALL
-        .into_iter()
-        .find(|o| o.name() == lower)
-        .ok_or_else(|| {
-            format!("unknown optimizer '{s}': the trainer implements sgd, adagrad, rowwise-adagrad")
-        })
 }
 
 fn parse_widths(s: &str, flag: &str) -> Result<Vec<usize>> {
@@ -211,6 +204,5 @@ mod tests {
     fn widths_parse_and_reject_zero() {
         assert_eq!(parse_widths("64, 32", "--top-mlp").unwrap(), vec![64, 32]);
         assert!(parse_widths("64,0", "--top-mlp").is_err());
-        assert!(parse_train_optimizer("adam").is_err());
     }
 }

@@ -16,7 +16,7 @@ use embplan::size::{format_iec, group_thousands};
 /// Arguments of `embplan estimate`.
 #[derive(Debug, clap::Args)]
 #[command(
-    after_help = "Examples:\n  embplan estimate schemas/criteo-kaggle.toml\n  embplan estimate plan.toml --exact\n  embplan estimate schemas/criteo-tb-40m.toml --dtype f16 --optimizer rowwise-adagrad --json"
+    after_help = "Examples:\n  embplan estimate schemas/criteo-kaggle.toml\n  embplan estimate plan.toml --exact\n  embplan estimate schemas/criteo-tb-40m.toml --dtype f16 --optimizer rowwise-adagrad --json\n\nExit codes: 0 success, 2 bad input or error."
 )]
 pub struct Args {
     /// A schema (.toml; counted as full tables) or a plan file (.toml with `version`, or .json).
@@ -24,11 +24,11 @@ pub struct Args {
     pub input: PathBuf,
 
     /// Count with this weight dtype instead of the file's: f32, f16, bf16 or int8.
-    #[arg(long, value_name = "DTYPE", value_parser = parse_dtype)]
+    #[arg(long, value_name = "DTYPE", value_enum, ignore_case = true)]
     pub dtype: Option<Dtype>,
 
     /// Count with this optimizer's state instead of the file's: none, sgd, adagrad, rowwise-adagrad or adam.
-    #[arg(long, value_name = "OPT", value_parser = parse_optimizer)]
+    #[arg(long, value_name = "OPT", value_enum, ignore_case = true)]
     pub optimizer: Option<Optimizer>,
 
     /// Show exact byte counts instead of IEC units.
@@ -38,34 +38,6 @@ pub struct Args {
     /// Print JSON (always exact) instead of a table.
     #[arg(long)]
     pub json: bool,
-}
-
-/// Parses a dtype name for clap.
-pub fn parse_dtype(s: &str) -> Result<Dtype, String> {
-    parse_enum(s, &Dtype::ALL, Dtype::name, "dtype")
-}
-
-/// Parses an optimizer name for clap.
-pub fn parse_optimizer(s: &str) -> Result<Optimizer, String> {
-    parse_enum(s, &Optimizer::ALL, Optimizer::name, "optimizer")
-}
-
-fn parse_enum<T: Copy>(
-    s: &str,
-    all: &[T],
-    name: fn(T) -> &'static str,
-    what: &str,
-) -> Result<T, String> {
-    let lower = s.trim().to_ascii_lowercase();
-    if let Some(&v) = all.iter().find(|&&v| name(v) == lower) {
-        return Ok(v);
-    }
-    let names: Vec<&str> = all.iter().map(|&v| name(v)).collect();
-    let hint = embplan::source::did_you_mean(&lower, names.iter().copied());
-    Err(format!(
-        "unknown {what} '{s}'{hint}: expected one of {}",
-        names.join(", ")
-    ))
 }
 
 #[derive(Serialize)]

@@ -12,7 +12,7 @@ use embplan::plan::Plan;
 /// Arguments of `embplan export`.
 #[derive(Debug, clap::Args)]
 #[command(
-    after_help = "Formats:\n  json, toml  the plan file itself, normalised\n  pytorch     a self-contained nn.Module (tables, index maps, combiners, init)\n  torchrec    EmbeddingBagConfigs per sub-table plus id remapping and combiner modules\n  dlrm        dlrm_s_pytorch.py flags, when the plan is expressible in them\n\nExamples:\n  embplan export plan.toml --format pytorch -o plan_embedding.py\n  embplan export plan.toml --format torchrec -o tables.py\n  python dlrm_s_pytorch.py $(embplan export plan.toml --format dlrm) ..."
+    after_help = "Formats:\n  json, toml  the plan file itself, normalised\n  pytorch     a self-contained nn.Module (tables, index maps, combiners, init)\n  torchrec    EmbeddingBagConfigs per sub-table plus id remapping and combiner modules\n  dlrm        dlrm_s_pytorch.py flags, when the plan is expressible in them\n\nExamples:\n  embplan export plan.toml --format pytorch -o plan_embedding.py\n  embplan export plan.toml --format torchrec -o tables.py\n  python dlrm_s_pytorch.py $(embplan export plan.toml --format dlrm) ...\n\nExit codes: 0 success, 2 bad input or error."
 )]
 pub struct Args {
     /// The plan file (.toml or .json).
@@ -20,16 +20,18 @@ pub struct Args {
     pub plan: PathBuf,
 
     /// Output format: json, toml, pytorch, torchrec or dlrm.
-    #[arg(long, short = 'f', value_name = "FORMAT", value_parser = parse_format)]
+    #[arg(
+        long,
+        short = 'f',
+        value_name = "FORMAT",
+        value_enum,
+        ignore_case = true
+    )]
     pub format: Format,
 
     /// Write to FILE (atomically: all or nothing) instead of standard output.
     #[arg(long, short = 'o', value_name = "FILE")]
     pub output: Option<PathBuf>,
-}
-
-fn parse_format(s: &str) -> Result<Format, String> {
-    Format::parse(s).map_err(|e| e.to_string())
 }
 
 /// Runs `embplan export`.
@@ -48,7 +50,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
     match &args.output {
         Some(path) => {
             embplan::output::write_atomic(path, exported.text.as_bytes())?;
-            writeln!(stderr, "wrote {}", path.display())?;
+            crate::cli::say!("wrote {}", path.display());
         }
         None => std::io::stdout()
             .lock()

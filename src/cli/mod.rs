@@ -41,31 +41,53 @@ validates plans by training.",
     after_help = "Exit codes: 0 success, 1 negative verdict (verify: not complementary), 2 bad input or error."
 )]
 pub struct Cli {
+    /// No notes, progress or "wrote FILE" lines on standard error (errors and warnings stay).
+    #[arg(long, short = 'q', global = true)]
+    pub quiet: bool,
+
     /// The subcommand to run.
     #[command(subcommand)]
     pub command: Command,
 }
 
-/// The subcommands.
+/// The subcommands, in workflow order.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Choose a scheme and combiner per feature to fit a memory budget (or build a baseline).
+    Plan(plan::Args),
     /// Prove partitions complementary, or print a counterexample pair.
     Verify(verify::Args),
     /// Count parameters and bytes exactly for a schema (full tables) or a plan.
     Estimate(estimate::Args),
-    /// Draw memory against measured loss (a sweep's results) or a plan's per-feature bytes.
-    Plot(plot::Args),
-    /// Fit the planner's quality model to a sweep's measured losses.
-    Calibrate(calibrate::Args),
-    /// Plan and train methods across budgets: memory against measured loss.
-    Sweep(sweep::Args),
     /// Export a plan: json, toml, a PyTorch module, TorchRec configs or DLRM flags.
     Export(export::Args),
-    /// Choose a scheme and combiner per feature to fit a memory budget (or build a baseline).
-    Plan(plan::Args),
     /// Train a click model with a plan's tables, on synthetic or real data.
     Train(train::Args),
+    /// Plan and train methods across budgets: memory against measured loss.
+    Sweep(sweep::Args),
+    /// Fit the planner's quality model to a sweep's measured losses.
+    Calibrate(calibrate::Args),
+    /// Draw memory against measured loss (a sweep's results) or a plan's per-feature bytes.
+    Plot(plot::Args),
 }
+
+/// Set once from `--quiet` before any command runs.
+static QUIET: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Whether `--quiet` was given.
+pub fn quiet() -> bool {
+    QUIET.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+/// Prints an informational line on standard error unless `--quiet`.
+macro_rules! say {
+    ($($arg:tt)*) => {
+        if !$crate::cli::quiet() {
+            eprintln!($($arg)*);
+        }
+    };
+}
+pub(crate) use say;
 
 /// Warns on stderr when some of `plan`'s features are not complementary, and returns their
 /// names (for `--json`): a plan made with the hashing trick must not pass without a word.
@@ -82,6 +104,7 @@ pub fn warn_not_complementary(plan: &embplan::plan::Plan) -> Result<Vec<String>>
 
 /// Runs a parsed command line and returns the process exit code.
 pub fn run(cli: Cli) -> Result<ExitCode> {
+    QUIET.store(cli.quiet, std::sync::atomic::Ordering::Relaxed);
     match cli.command {
         Command::Verify(args) => verify::run(args),
         Command::Estimate(args) => estimate::run(args),

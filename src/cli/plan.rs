@@ -23,11 +23,11 @@ use embplan::size::{format_iec, group_thousands, parse_bytes};
 embplan plan --budget 4GiB schemas/criteo-kaggle.toml\n  \
 embplan plan --budget 1GiB --dim-multiple 4 schemas/criteo-kaggle.toml -o plan.toml\n  \
 embplan plan --budget 512MB --families qr,crt --combiners mult,concat schema.toml --json\n  \
-embplan plan --uniform qr:4 --combiner mult --threshold 200 schemas/criteo-kaggle.toml -o qr4.toml\n\n\
+embplan plan --uniform qr:4:mult --threshold 200 schemas/criteo-kaggle.toml -o qr4.toml\n\n\
 The budget counts weights + optimizer state exactly as `embplan estimate` does. Predicted \
 losses come from a quality model whose default coefficients were measured with embplan's \
 trainer on synthetic data (data/calibration/synthetic.toml); pass --calibration FILE with \
-coefficients measured on your data (embplan sweep + embplan calibrate).")]
+coefficients measured on your data (embplan sweep + embplan calibrate).\n\nExit codes: 0 success, 2 bad input or error.")]
 pub struct Args {
     /// The schema to plan (.toml).
     #[arg(value_name = "SCHEMA")]
@@ -37,23 +37,28 @@ pub struct Args {
     #[arg(long, value_name = "SIZE", required_unless_present = "uniform", value_parser = parse_budget)]
     pub budget: Option<u64>,
 
-    /// Compressed families to choose from, comma-separated: qr, mixed-radix, crt (and hash with --allow-hash). Full tables are always allowed. [default: qr,mixed-radix,crt]
+    /// Compressed families to choose from, comma-separated (hash only with --allow-hash);
+    /// full tables are always allowed. [default: qr,mixed-radix,crt]
     #[arg(
         long,
         value_name = "LIST",
         value_delimiter = ',',
+        value_enum,
+        ignore_case = true,
         conflicts_with = "uniform"
     )]
-    pub families: Option<Vec<String>>,
+    pub families: Option<Vec<Family>>,
 
-    /// Combiners to choose from, comma-separated: mult, add, concat. [default: all]
+    /// Combiners to choose from, comma-separated. [default: all]
     #[arg(
         long,
         value_name = "LIST",
         value_delimiter = ',',
+        value_enum,
+        ignore_case = true,
         conflicts_with = "uniform"
     )]
-    pub combiners: Option<Vec<String>>,
+    pub combiners: Option<Vec<Combiner>>,
 
     /// Keep every table dim a multiple of N (4 for FBGEMM/TorchRec); concat splits in units of N.
     #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
@@ -68,24 +73,21 @@ pub struct Args {
     #[arg(long, requires = "uniform")]
     pub allow_over_budget: bool,
 
-    /// Build a DLRM-style baseline instead of searching: full, qr:C or hash:C (C collisions).
-    #[arg(long, value_name = "BASELINE")]
-    pub uniform: Option<String>,
-
-    /// Combiner of the uniform qr baseline: mult, add or concat.
-    #[arg(long, value_name = "OP", default_value = "mult", requires = "uniform")]
-    pub combiner: String,
+    /// Build a DLRM-style baseline instead of searching: full, hash:C, or qr:C[:COMBINER]
+    /// with C collisions, e.g. qr:4 or qr:4:concat (combiner mult, add or concat; default mult).
+    #[arg(long, value_name = "BASELINE", value_parser = parse_uniform)]
+    pub uniform: Option<(UniformFamily, Combiner)>,
 
     /// Uniform baseline: features with cardinality ≤ N keep full tables (DLRM's --qr-threshold).
     #[arg(long, value_name = "N", default_value_t = 200, requires = "uniform", value_parser = super::values::whole::<u64>)]
     pub threshold: u64,
 
     /// Plan for this weight dtype instead of the schema's: f32, f16, bf16 or int8.
-    #[arg(long, value_name = "DTYPE", value_parser = crate::cli::estimate::parse_dtype)]
+    #[arg(long, value_name = "DTYPE", value_enum, ignore_case = true)]
     pub dtype: Option<Dtype>,
 
     /// Count this optimizer's state instead of the schema's: none, sgd, adagrad, rowwise-adagrad or adam.
-    #[arg(long, value_name = "OPT", value_parser = crate::cli::estimate::parse_optimizer)]
+    #[arg(long, value_name = "OPT", value_enum, ignore_case = true)]
     pub optimizer: Option<Optimizer>,
 
     /// Quality-model coefficients measured by `calibrate` (TOML) instead of the bundled ones.
@@ -101,21 +103,36 @@ pub struct Args {
     pub output: Option<PathBuf>,
 }
 
+/// Parses `--uniform`: `full`, `hash:C` or `qr:C[:COMBINER]`.
+fn parse_uniform(s: &str) -> Result<(UniformFamily, Combiner), String> {
+    let (spec, combiner) = match s.matches(':').count() {
+        2 => {
+            let (spec, c) = s.rsplit_once(':').expect("two colons");
+            (spec, Some(Combiner::parse(c).map_err(|e| e.to_string())?))
+        }
+        _ => (s, None),
+    };
+    let family = UniformFamily::parse(spec).map_err(|e| e.to_string())?;
+    match (family, combiner) {
+        (UniformFamily::Qr(_), c) => Ok((family, c.unwrap_or(Combiner::Mult))),
+        (_, Some(_)) => Err(format!(
+            "'{s}': only qr:C takes a combiner (full and hash have one table)"
+        )),
+        (_, None) => Ok((family, Combiner::Mult)),
+    }
+}
+
 fn parse_budget(s: &str) -> Result<u64, String> {
     parse_bytes(s).map(|b| b.0).map_err(|e| e.to_string())
 }
 
-/// Parses `--families`: canonical order, duplicates removed, `full` accepted and implied.
-pub fn parse_families(list: Option<&[String]>, allow_hash: bool) -> Result<Vec<Family>> {
+/// Checks `--families`: canonical order, duplicates removed, hash only with --allow-hash.
+pub fn parse_families(list: Option<&[Family]>, allow_hash: bool) -> Result<Vec<Family>> {
     let mut families = match list {
         None => vec![Family::Qr, Family::MixedRadix, Family::Crt],
         Some(items) => {
             let mut out = Vec::new();
-            for item in items {
-                if item.trim().eq_ignore_ascii_case("full") {
-                    continue;
-                }
-                let f = Family::parse(item).context("--families")?;
+            for &f in items {
                 if f == Family::Hash && !allow_hash {
                     bail!(
                         "--families: hash is not complementary (colliding ids share every row); pass --allow-hash to let the planner choose it"
@@ -134,19 +151,15 @@ pub fn parse_families(list: Option<&[String]>, allow_hash: bool) -> Result<Vec<F
     Ok(families)
 }
 
-/// Parses `--combiners`: canonical order (mult, add, concat), duplicates removed.
-pub fn parse_combiners(list: Option<&[String]>) -> Result<Vec<Combiner>> {
-    let Some(items) = list else {
-        return Ok(Combiner::ALL.to_vec());
+/// `--combiners` in canonical order (mult, add, concat), duplicates removed.
+pub fn parse_combiners(list: Option<&[Combiner]>) -> Vec<Combiner> {
+    let Some(chosen) = list else {
+        return Combiner::ALL.to_vec();
     };
-    let mut chosen = Vec::new();
-    for item in items {
-        chosen.push(Combiner::parse(item).context("--combiners")?);
-    }
-    Ok(Combiner::ALL
+    Combiner::ALL
         .into_iter()
         .filter(|c| chosen.contains(c))
-        .collect())
+        .collect()
 }
 
 /// What the solver (or the baseline) reports beside the plan.
@@ -187,11 +200,11 @@ pub fn run(args: Args) -> Result<ExitCode> {
         Some(path) => QualityModel::load(path)?,
         None => QualityModel::default(),
     };
-    let (plan, mut summary) = match &args.uniform {
-        Some(spec) => {
+    let (plan, mut summary) = match args.uniform {
+        Some((family, combiner)) => {
             let spec = UniformSpec {
-                family: UniformFamily::parse(spec).context("--uniform")?,
-                combiner: Combiner::parse(&args.combiner).context("--combiner")?,
+                family,
+                combiner,
                 threshold: args.threshold,
                 dim_multiple: args.dim_multiple,
             };
@@ -231,7 +244,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
             let options = SearchOptions {
                 space: SearchSpace {
                     families: parse_families(args.families.as_deref(), args.allow_hash)?,
-                    combiners: parse_combiners(args.combiners.as_deref())?,
+                    combiners: parse_combiners(args.combiners.as_deref()),
                     dim_multiple: args.dim_multiple,
                 },
                 model: model.clone(),
@@ -310,7 +323,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
         writeln!(out, "{}", render(&schema, &plan, &costs, &summary))?;
     }
     if let Some(path) = &args.output {
-        eprintln!("wrote {}", path.display());
+        crate::cli::say!("wrote {}", path.display());
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -11,7 +11,7 @@ use embplan::results::Results;
 /// Arguments of `embplan plot`.
 #[derive(Debug, clap::Args)]
 #[command(
-    after_help = "Examples:\n  embplan plot results.json -o memory_vs_loss.png\n  embplan plot results.json -o memory_vs_loss.svg\n  embplan plot plan.toml -o plan_bytes.png"
+    after_help = "Examples:\n  embplan plot results.json -o memory_vs_loss.png\n  embplan plot results.json -o memory_vs_loss.svg\n  embplan plot plan.toml -o plan_bytes.png\n\nExit codes: 0 success, 2 bad input or error."
 )]
 pub struct Args {
     /// A sweep's results (.json with `runs`), or a plan file (.toml or .json).
@@ -33,7 +33,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
         let plan = Plan::load(&args.input)?;
         embplan::plot::plot_plan(&plan, &args.output)?;
     }
-    eprintln!("wrote {}", args.output.display());
+    crate::cli::say!("wrote {}", args.output.display());
     Ok(ExitCode::SUCCESS)
 }
 

@@ -52,7 +52,7 @@ pub fn scheme_label(f: &PlannedFeature) -> String {
 
 /// A progress bar on standard error with `template`, hidden when stderr is not a terminal.
 pub fn progress_bar(template: &str) -> ProgressBar {
-    if !std::io::stderr().is_terminal() {
+    if !std::io::stderr().is_terminal() || crate::cli::quiet() {
         return ProgressBar::hidden();
     }
     let bar = ProgressBar::new(0);

@@ -22,7 +22,7 @@ use embplan::sweep::{Event, Method, SweepConfig, budgets_from_compressions, swee
 #[command(after_help = "Examples:\n  \
 embplan sweep schemas/synthetic.toml --data synthetic --compressions 2,4,8,16 --epochs 1 -o results.json --plot memory_vs_loss.png\n  \
 embplan sweep schemas/synthetic.toml --data synthetic --budgets 1MiB,4MiB --repeats 3 -o results.json\n\
-Runs already in the results file are skipped, so rerunning an interrupted sweep resumes it.")]
+Runs already in the results file are skipped, so rerunning an interrupted sweep resumes it.\n\nExit codes: 0 success, 2 bad input or error.")]
 pub struct Args {
     /// The schema to plan and train (ids of synthetic data follow its features).
     #[arg(value_name = "SCHEMA")]
@@ -80,6 +80,10 @@ pub struct Args {
     #[arg(short, long, value_name = "FILE")]
     pub output: PathBuf,
 
+    /// Print the summary as JSON instead of tables.
+    #[arg(long)]
+    pub json: bool,
+
     /// Also draw memory against loss to this .png or .svg at the end.
     #[arg(long, value_name = "IMAGE")]
     pub plot: Option<PathBuf>,
@@ -120,7 +124,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
     // The full model is the largest run of a sweep.
     embplan::train::check_table_memory(&full, train.model.optimizer)?;
     for note in &notes {
-        eprintln!("note: {note}");
+        crate::cli::say!("note: {note}");
     }
     let cfg = SweepConfig {
         budgets,
@@ -146,18 +150,29 @@ pub fn run(args: Args) -> Result<ExitCode> {
         report_event(&bar, event)
     })?;
     bar.finish_and_clear();
-    let mut out = std::io::stdout().lock();
-    writeln!(out, "{}", summary_table(&results))?;
-    writeln!(out, "{}", headline(&results))?;
-    writeln!(
-        out,
-        "results: {} ({} runs)",
-        args.output.display(),
-        results.runs.len()
-    )?;
     if let Some(path) = &args.plot {
         embplan::plot::plot_results(&results, path)?;
-        eprintln!("wrote {}", path.display());
+    }
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        let json = serde_json::json!({
+            "results": args.output.display().to_string(),
+            "runs": results.runs.len(),
+            "summary": summary_rows(&results),
+            "headline": headline(&results),
+        });
+        writeln!(out, "{}", serde_json::to_string_pretty(&json)?)?;
+    } else {
+        writeln!(out, "{}", summary_table(&results))?;
+        writeln!(out, "{}", headline(&results))?;
+    }
+    crate::cli::say!(
+        "wrote {} ({} runs)",
+        args.output.display(),
+        results.runs.len()
+    );
+    if let Some(path) = &args.plot {
+        crate::cli::say!("wrote {}", path.display());
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -222,13 +237,13 @@ fn report_event(bar: &ProgressBar, event: Event) {
         }
         Event::Skipped => {}
         Event::Infeasible { method, budget } => bar.suspend(|| {
-            eprintln!(
+            crate::cli::say!(
                 "note: no {method} plan fits {} (skipped)",
                 format_iec(budget)
             )
         }),
         Event::Finished(run) => bar.suspend(|| {
-            eprintln!(
+            crate::cli::say!(
                 "{:>9} {:>11} seed {}: valid logloss {:.5}, AUC {}, {} ex/s",
                 run.method,
                 format_iec(run.bytes),
@@ -261,6 +276,51 @@ fn grouped(results: &Results) -> BTreeMap<(u64, String), Vec<&embplan::results::
     groups
 }
 
+/// One (budget, method) point of a sweep, averaged over its repeats (`--json`).
+#[derive(Debug, serde::Serialize)]
+struct SummaryRow {
+    /// None for the full reference model.
+    budget_bytes: Option<u64>,
+    method: String,
+    bytes: u64,
+    params: u64,
+    valid_logloss_mean: f64,
+    valid_logloss_min: f64,
+    valid_logloss_max: f64,
+    /// Mean loss minus the full model's mean loss.
+    delta_vs_full: Option<f64>,
+    /// Mean AUC over the runs that have one.
+    valid_auc_mean: Option<f64>,
+    examples_per_sec_mean: f64,
+    runs: usize,
+}
+
+fn summary_rows(results: &Results) -> Vec<SummaryRow> {
+    let full_loss = full_mean(results);
+    grouped(results)
+        .into_iter()
+        .map(|((budget, method), runs)| {
+            let losses: Vec<f64> = runs.iter().map(|r| r.valid_logloss).collect();
+            let (mean, min, max) = spread(&losses);
+            let aucs: Vec<f64> = runs.iter().filter_map(|r| r.valid_auc).collect();
+            let eps: Vec<f64> = runs.iter().map(|r| r.examples_per_sec).collect();
+            SummaryRow {
+                budget_bytes: (budget != u64::MAX).then_some(budget),
+                method,
+                bytes: runs[0].bytes,
+                params: runs[0].params,
+                valid_logloss_mean: mean,
+                valid_logloss_min: min,
+                valid_logloss_max: max,
+                delta_vs_full: full_loss.map(|f| mean - f),
+                valid_auc_mean: (!aucs.is_empty()).then(|| spread(&aucs).0),
+                examples_per_sec_mean: spread(&eps).0,
+                runs: runs.len(),
+            }
+        })
+        .collect()
+}
+
 /// One row per (budget, method): bytes, params and measured metrics (mean over repeats).
 pub fn summary_table(results: &Results) -> comfy_table::Table {
     let mut table = new_table(&[
@@ -274,33 +334,26 @@ pub fn summary_table(results: &Results) -> comfy_table::Table {
         "examples/s",
         "runs",
     ]);
-    let full_loss = full_mean(results);
-    for ((budget, method), runs) in grouped(results) {
-        let losses: Vec<f64> = runs.iter().map(|r| r.valid_logloss).collect();
-        let (mean, min, max) = spread(&losses);
-        let loss = if runs.len() > 1 {
-            format!("{mean:.5} [{min:.5}, {max:.5}]")
+    for row in summary_rows(results) {
+        let loss = if row.runs > 1 {
+            format!(
+                "{:.5} [{:.5}, {:.5}]",
+                row.valid_logloss_mean, row.valid_logloss_min, row.valid_logloss_max
+            )
         } else {
-            format!("{mean:.5}")
+            format!("{:.5}", row.valid_logloss_mean)
         };
-        // The mean AUC of the runs that have one (a one-class validation set has none).
-        let aucs: Vec<f64> = runs.iter().filter_map(|r| r.valid_auc).collect();
-        let auc = (!aucs.is_empty()).then(|| spread(&aucs).0);
-        let eps = spread(&runs.iter().map(|r| r.examples_per_sec).collect::<Vec<_>>()).0;
         table.add_row(vec![
-            if budget == u64::MAX {
-                "—".to_string()
-            } else {
-                format_iec(budget)
-            },
-            method,
-            format_iec(runs[0].bytes),
-            group_thousands(runs[0].params),
+            row.budget_bytes.map_or_else(|| "—".to_string(), format_iec),
+            row.method,
+            format_iec(row.bytes),
+            group_thousands(row.params),
             loss,
-            full_loss.map_or_else(|| "—".into(), |f| format!("{:+.5}", mean - f)),
-            metric4(auc),
-            group_thousands(eps as u64),
-            runs.len().to_string(),
+            row.delta_vs_full
+                .map_or_else(|| "—".into(), |d| format!("{d:+.5}")),
+            metric4(row.valid_auc_mean),
+            group_thousands(row.examples_per_sec_mean as u64),
+            row.runs.to_string(),
         ]);
     }
     align_right(&mut table, &[0, 2, 3, 4, 5, 6, 7, 8]);

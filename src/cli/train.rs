@@ -19,7 +19,7 @@ use embplan::train::{EpochReport, Observer, TrainReport};
 #[command(after_help = "Examples:\n  \
 embplan train schemas/synthetic.toml --data synthetic --train-rows 100000\n  \
 embplan train plan.toml --data ../shared/data/synthetic_train.tsv --valid ../shared/data/synthetic_valid.tsv --no-header\n  \
-embplan train criteo-plan.toml --data day_0.txt --format criteo --valid-frac 0.1 --json")]
+embplan train criteo-plan.toml --data day_0.txt --data-format criteo --valid-frac 0.1 --json\n\nExit codes: 0 success, 2 bad input or error.")]
 pub struct Args {
     /// The plan (.toml with `version`, or .json), or a schema (trained with full tables).
     #[arg(value_name = "PLAN")]
@@ -68,18 +68,16 @@ pub fn run(args: Args) -> Result<ExitCode> {
         InputKind::Plan => None,
     };
     let data = args.data.source(args.seed).load(&plan, schema.as_ref())?;
-    let mut stderr = std::io::stderr().lock();
     for note in &notes {
-        writeln!(stderr, "note: {note}")?;
+        crate::cli::say!("note: {note}");
     }
-    drop(stderr);
     let mut progress = Progress::new(!args.json);
     let report = embplan::train::train_observed(&plan, &data, &cfg, &mut progress)?;
     progress.bar.finish_and_clear();
     let json = serde_json::to_string_pretty(&report)?;
     if let Some(path) = &args.output {
         embplan::output::write_atomic(path, format!("{json}\n").as_bytes())?;
-        eprintln!("wrote {}", path.display());
+        crate::cli::say!("wrote {}", path.display());
     }
     let mut out = std::io::stdout().lock();
     if args.json {
@@ -118,7 +116,7 @@ impl Observer for Progress {
     fn epoch(&mut self, e: &EpochReport) {
         if self.lines {
             self.bar.suspend(|| {
-                eprintln!(
+                crate::cli::say!(
                     "epoch {}: train logloss {:.4}, valid logloss {:.4} auc {}, {} examples/s",
                     e.epoch,
                     e.train.logloss,

@@ -14,7 +14,7 @@ use embplan::proof::{self, Verdict};
 /// Arguments of `embplan verify`.
 #[derive(Debug, clap::Args)]
 #[command(
-    after_help = "Examples:\n  embplan verify plan.toml\n  embplan verify --cardinality 10000000 --qr 3163\n  embplan verify --cardinality 1001 --crt 7,11,13 --exhaustive\n  embplan verify --cardinality 5 --partitions classes.txt --json"
+    after_help = "Examples:\n  embplan verify plan.toml\n  embplan verify --cardinality 10000000 --qr 3163\n  embplan verify --cardinality 1001 --crt 7,11,13 --exhaustive\n  embplan verify --cardinality 5 --partitions classes.txt --json\n\nExit codes: 0 complementary, 1 not complementary (a counterexample is printed), 2 bad input or error."
 )]
 pub struct Args {
     /// A plan file (.toml or .json) whose every feature is verified.
@@ -46,7 +46,7 @@ pub struct Args {
     pub partitions: Option<PathBuf>,
 
     /// The combiner to state guarantees for (concat, add or mult).
-    #[arg(long, value_name = "C", value_parser = parse_combiner)]
+    #[arg(long, value_name = "C", value_enum, ignore_case = true)]
     pub combiner: Option<Combiner>,
 
     /// Also enumerate every id and check class tuples are pairwise distinct (O(n) bits).
@@ -56,10 +56,6 @@ pub struct Args {
     /// Print JSON instead of text.
     #[arg(long)]
     pub json: bool,
-}
-
-fn parse_combiner(s: &str) -> Result<Combiner, String> {
-    Combiner::parse(s).map_err(|e| e.to_string())
 }
 
 /// One verified feature, as printed by `--json`.

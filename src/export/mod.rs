@@ -49,6 +49,7 @@ pub trait Exporter {
 
 /// The export formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 pub enum Format {
     /// The plan file itself as JSON, normalised.
     Json,

@@ -52,6 +52,7 @@ pub const LOSS_SCALE: f64 = 1e12;
 
 /// A compressed family the planner can choose (full tables need no family).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 pub enum Family {
     /// Quotient–remainder, two tables.
     Qr,

@@ -328,6 +328,7 @@ pub fn check_cardinalities(features: &[FeatureSpec]) -> Result<()> {
 
 /// Layout of a data file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 pub enum Format {
     /// Tab-separated label and ids.
     Tsv,

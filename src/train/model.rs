@@ -27,6 +27,7 @@ use crate::plan::Plan;
 /// How the feature vectors meet the top MLP.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 pub enum Interaction {
     /// Pairwise dot products of [lead, e_1..e_F] (DLRM's default).
     #[default]

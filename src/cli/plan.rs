@@ -249,8 +249,13 @@ pub fn run(args: Args) -> Result<ExitCode> {
                 },
                 model: model.clone(),
             };
+            let spinner = crate::cli::report::spinner(format!(
+                "planning {} features",
+                group_thousands(schema.features.len() as u64)
+            ));
             let out = embplan::plan::search(&schema, budget, &options)
                 .with_context(|| format!("cannot plan '{}'", args.schema.display()))?;
+            spinner.finish_and_clear();
             let method = out
                 .plan
                 .planner

@@ -50,6 +50,21 @@ pub fn scheme_label(f: &PlannedFeature) -> String {
     }
 }
 
+/// A spinner with elapsed time on standard error for work of unknown length, hidden when
+/// stderr is not a terminal or with `--quiet`.
+pub fn spinner(message: String) -> ProgressBar {
+    if !std::io::stderr().is_terminal() || crate::cli::quiet() {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new_spinner().with_message(message);
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} {msg} ({elapsed})")
+            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+    );
+    bar.enable_steady_tick(std::time::Duration::from_millis(120));
+    bar
+}
+
 /// A progress bar on standard error with `template`, hidden when stderr is not a terminal.
 pub fn progress_bar(template: &str) -> ProgressBar {
     if !std::io::stderr().is_terminal() || crate::cli::quiet() {

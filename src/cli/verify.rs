@@ -14,15 +14,16 @@ use embplan::proof::{self, Verdict};
 /// Arguments of `embplan verify`.
 #[derive(Debug, clap::Args)]
 #[command(
-    after_help = "Examples:\n  embplan verify plan.toml\n  embplan verify --cardinality 10000000 --qr 3163\n  embplan verify --cardinality 1001 --crt 7,11,13 --exhaustive\n  embplan verify --cardinality 5 --partitions classes.txt --json\n\nExit codes: 0 complementary, 1 not complementary (a counterexample is printed), 2 bad input or error."
+    after_help = "Examples:\n  embplan verify plan.toml\n  embplan verify --cardinality 10000000 --qr 3163\n  embplan verify --cardinality 1001 --crt 7,11,13 --exhaustive\n  embplan verify --partitions classes.txt --json\n\nExit codes: 0 complementary, 1 not complementary (a counterexample is printed), 2 bad input or error."
 )]
 pub struct Args {
     /// A plan file (.toml or .json) whose every feature is verified.
     #[arg(value_name = "PLAN", conflicts_with = "cardinality")]
     pub plan: Option<PathBuf>,
 
-    /// Number of categories n of a single scheme given on the command line.
-    #[arg(long, short = 'n', value_name = "N", required_unless_present = "plan", value_parser = super::values::positive::<u64>)]
+    /// Number of categories n of a single scheme given on the command line, e.g. 10000000
+    /// (with --partitions: optional, the file's line count, checked against N when given).
+    #[arg(long, short = 'n', value_name = "N", required_unless_present_any = ["plan", "partitions"], value_parser = super::values::positive::<u64>)]
     pub cardinality: Option<u64>,
 
     /// Quotient–remainder with modulus and divisor M: classes x mod M and x div M.
@@ -95,10 +96,13 @@ pub fn run(args: Args) -> Result<ExitCode> {
                 .collect::<Result<Vec<_>>>()?
         }
         None => {
-            let n = args
-                .cardinality
-                .expect("clap requires --cardinality without a plan");
-            let scheme = scheme_from_args(&args, n)?;
+            let scheme = scheme_from_args(&args)?;
+            let n = match (&scheme, args.cardinality) {
+                (_, Some(n)) => n,
+                (Scheme::Explicit(p), None) => p.n,
+                _ => bail!("give the number of categories with -n (only --partitions infers it)"),
+            };
+            scheme.validate(n)?;
             let combiner = args.combiner.or(match scheme.num_tables() {
                 1 => None,
                 _ => Some(Combiner::Mult),
@@ -115,7 +119,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
     }))
 }
 
-fn scheme_from_args(args: &Args, n: u64) -> Result<Scheme> {
+fn scheme_from_args(args: &Args) -> Result<Scheme> {
     let scheme = if let Some(m) = args.qr {
         Scheme::Qr { m }
     } else if let Some(r) = &args.radix {
@@ -129,7 +133,6 @@ fn scheme_from_args(args: &Args, n: u64) -> Result<Scheme> {
     } else {
         bail!("give a scheme with --qr, --radix, --crt, --hash or --partitions (or a plan file)")
     };
-    scheme.validate(n)?;
     Ok(scheme)
 }
 
@@ -144,7 +147,13 @@ fn verify_one(
     let (verdict, agrees): (Verdict, Option<bool>) = if exhaustive
         && proved.method == proof::Method::Proof
     {
+        let spinner = crate::cli::report::spinner(format!(
+            "enumerating {} ids of {}",
+            embplan::size::group_thousands(n),
+            scheme.describe()
+        ));
         let enumerated = proof::check_exhaustive(scheme, n)?;
+        spinner.finish_and_clear();
         if enumerated.complementary != proved.complementary {
             bail!(
                 "internal error: the proof ({}) and the enumeration ({}) disagree for {} over n = {n}; please report this",

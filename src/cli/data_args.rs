@@ -10,14 +10,15 @@ use embplan::schema::{Dtype, Optimizer};
 use embplan::train::{Interaction, ModelConfig, TrainConfig, TrainOptimizer};
 
 use embplan::train::data::Format;
-use embplan::train::source::DataSource;
+use embplan::train::source::{Data, DataSource};
 
 /// Where the training and validation data come from.
 #[derive(Debug, Clone, clap::Args)]
 pub struct DataArgs {
     /// `synthetic` (generated from a hidden teacher), or a TSV/CSV/Criteo file of training data.
     #[arg(long, value_name = "synthetic|FILE")]
-    pub data: String,
+    #[arg(value_parser = |s: &str| Ok::<Data, String>(Data::parse(s)))]
+    pub data: Data,
 
     /// Validation file in the same format as --data.
     #[arg(long, value_name = "FILE", conflicts_with = "valid_frac")]
@@ -57,8 +58,8 @@ impl DataArgs {
     /// The data files read (none for synthetic data), so outputs can be checked against them.
     pub fn input_files(&self) -> Vec<&std::path::Path> {
         let mut files = Vec::new();
-        if self.data != "synthetic" {
-            files.push(std::path::Path::new(&self.data));
+        if let Data::File(path) = &self.data {
+            files.push(path.as_path());
         }
         files.extend(self.valid.as_deref());
         files

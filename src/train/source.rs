@@ -10,11 +10,40 @@ use super::{Dataset, feature_specs};
 use crate::plan::Plan;
 use crate::schema::Schema;
 
+/// Where the examples come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Data {
+    /// Generated from a hidden teacher model.
+    Synthetic,
+    /// A training file (TSV, CSV or Criteo).
+    File(PathBuf),
+}
+
+impl Data {
+    /// `synthetic` is generated data; anything else is a file path.
+    pub fn parse(s: &str) -> Data {
+        if s == "synthetic" {
+            Data::Synthetic
+        } else {
+            Data::File(PathBuf::from(s))
+        }
+    }
+}
+
+impl std::fmt::Display for Data {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Data::Synthetic => f.write_str("synthetic"),
+            Data::File(p) => write!(f, "{}", p.display()),
+        }
+    }
+}
+
 /// A data source, validated and ready to load for a plan.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DataSource {
-    /// `synthetic`, or the training file.
-    pub data: String,
+    /// Synthetic data, or the training file.
+    pub data: Data,
     /// Validation file (file data only).
     pub valid: Option<PathBuf>,
     /// Share of the training file's last lines held out when there is no validation file.
@@ -41,7 +70,7 @@ pub const DEFAULT_ZIPF: f64 = 1.1;
 impl DataSource {
     /// Whether the data is generated.
     pub fn is_synthetic(&self) -> bool {
-        self.data == "synthetic"
+        self.data == Data::Synthetic
     }
 
     /// A short description for reports, e.g. `synthetic (seed 0, 500000 + 100000 rows)`.
@@ -54,14 +83,14 @@ impl DataSource {
         } else {
             match &self.valid {
                 Some(v) => format!("{} + {}", self.data, v.display()),
-                None => self.data.clone(),
+                None => self.data.to_string(),
             }
         }
     }
 
     /// Every setting that decides which examples are loaded, by name (for results files).
     pub fn settings(&self) -> Vec<(&'static str, String)> {
-        let mut out = vec![("source", self.data.clone())];
+        let mut out = vec![("source", self.data.to_string())];
         if self.is_synthetic() {
             out.push(("seed", self.seed.to_string()));
             out.push(("train_rows", self.train_rows.to_string()));
@@ -95,7 +124,9 @@ impl DataSource {
         if let Some(frac) = self.valid_frac.filter(|f| !(*f > 0.0 && *f < 1.0)) {
             bail!("--valid-frac: expected a fraction between 0 and 1 (exclusive), found {frac}");
         }
-        let path = PathBuf::from(&self.data);
+        let Data::File(path) = self.data.clone() else {
+            unreachable!("synthetic data returned above");
+        };
         data::load_files(
             &specs,
             &FileSource {

@@ -95,9 +95,15 @@ pub fn did_you_mean<'c>(word: &str, candidates: impl IntoIterator<Item = &'c str
 /// For serde's "unknown field `x`, expected one of `a`, `b`" style messages, the closest expected word.
 fn suggestion_for_serde_message(message: &str) -> Option<String> {
     let first_tick = message.find('`')?;
+    let expected_at = message.find("expected")?;
+    // Only a word quoted before "expected" is the user's (TOML syntax errors such as
+    // "key with no value, expected `=`" quote only what was expected).
+    if first_tick > expected_at {
+        return None;
+    }
     let rest = &message[first_tick + 1..];
     let word = &rest[..rest.find('`')?];
-    let expected = &message[message.find("expected")?..];
+    let expected = &message[expected_at..];
     let candidates: Vec<&str> = expected.split('`').skip(1).step_by(2).collect();
     closest(word, candidates.iter().copied()).map(str::to_string)
 }
@@ -133,6 +139,24 @@ mod tests {
         assert_eq!(
             suggestion_for_serde_message(msg).as_deref(),
             Some("cardinality")
+        );
+    }
+
+    #[test]
+    fn syntax_errors_get_no_did_you_mean_hint() {
+        for message in [
+            "key with no value, expected `=`",
+            "unclosed array table, expected `]]`",
+            "invalid unquoted key, expected letters, numbers, `-`, `_`",
+        ] {
+            assert_eq!(suggestion_for_serde_message(message), None, "{message}");
+        }
+        let src = Source::new("s.toml", "[[feature]\nname = \"a\"\n");
+        let err = toml::from_str::<toml::Table>(src.text).unwrap_err();
+        let e = src.toml_error(&err).to_string();
+        assert!(
+            e.starts_with("s.toml:1:") && !e.contains("did you mean"),
+            "{e}"
         );
     }
 

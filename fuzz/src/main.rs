@@ -142,7 +142,7 @@ fn run(args: Args) -> Result<ExitCode> {
         .into();
         match supervise(target, &child_args, &args.crashes, args.seed)? {
             Ok(s) => println!(
-                "{:<12} {:>11} execs  ok {:>9}  error {:>11} ({} distinct)  pool {:>4}  {:>7.1} s  {:>9} exec/s  slowest {:.1} ms (#{})",
+                "{:<12} {:>11} execs  ok {:>9}  error {:>11} ({} kinds)  pool {:>4}  {:>7.1} s  {:>9} exec/s  slowest {:.1} ms (#{})",
                 target.name,
                 group_thousands(s.execs),
                 group_thousands(s.ok),

@@ -1,11 +1,11 @@
 //! The in-process fuzz loop: generate an input, run it under `catch_unwind`, count the
 //! outcome, and keep inputs that reach a new kind of error as material for later ones.
 //!
-//! Input `i` is the seed corpus file `i` for the first inputs, then a mutation drawn from
-//! [`Rng::for_input`]`(seed, target, i)` of a pool entry. The pool starts as the seed
-//! corpus and grows by every input whose error message is new once digits and quoted
-//! values are dropped (a cheap stand-in for coverage). Targets are deterministic, so the
-//! same seed gives the same inputs in the same order.
+//! Input `i` is the seed corpus file `i` for the first inputs, then a mutation drawn
+//! from [`Rng::for_input`]`(seed, target, i)` of a seed file (half the time) or a pool
+//! entry. The pool starts as the seed corpus and grows, up to [`POOL_CAP`], by every input
+//! whose error message is of a new kind ([`signature`]: a cheap stand-in for coverage).
+//! Targets are deterministic, so the same seed gives the same inputs in the same order.
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashSet;
@@ -78,6 +78,8 @@ pub struct Report {
     pub stats: Stats,
     /// The first panic; the run stops there.
     pub panic: Option<Panic>,
+    /// The input that took longest.
+    pub slowest_input: Vec<u8>,
 }
 
 thread_local! {
@@ -169,7 +171,14 @@ pub fn input_at(
         return seed.clone();
     }
     let mut rng = Rng::for_input(opts.seed, target.name, index);
-    let base = rng.pick(pool).clone();
+    // Half the time a seed file, so that near-valid inputs stay common however large the
+    // pool of already-broken ones grows.
+    let base = if rng.one_in(2) {
+        rng.pick(seeds)
+    } else {
+        rng.pick(pool)
+    }
+    .clone();
     mutate(&mut rng, &base, pool, target.dictionary, opts.max_len)
 }
 
@@ -187,6 +196,7 @@ pub fn fuzz(
     let mut stats = Stats::default();
     let started = Instant::now();
     let mut panic = None;
+    let mut slowest_input = Vec::new();
     for index in 0..opts.runs {
         let input = input_at(target, seeds, &pool, opts, index);
         before_each(index, &input);
@@ -196,6 +206,7 @@ pub fn fuzz(
         stats.execs += 1;
         if took > stats.slowest {
             (stats.slowest, stats.slowest_index) = (took, index);
+            slowest_input.clone_from(&input);
         }
         let kind = match result {
             Ok(Ok(())) => {
@@ -222,7 +233,11 @@ pub fn fuzz(
     stats.distinct_errors = seen.len() as u64 - u64::from(seen.contains(&signature("ok")));
     stats.pool = pool.len() as u64;
     stats.elapsed = started.elapsed();
-    Report { stats, panic }
+    Report {
+        stats,
+        panic,
+        slowest_input,
+    }
 }
 
 #[cfg(test)]

@@ -7,7 +7,8 @@
 //! thread ends the child with [`HANG_EXIT`] when one input runs past the time limit; a
 //! caught panic ends it with [`PANIC_EXIT`]; the capped allocator turns a runaway
 //! allocation into an abort. The parent reads the child's exit, takes the last input from
-//! that file, saves it under the crashes directory with a note, and reports.
+//! that file, saves it under the crashes directory with a note, and reports. After a clean
+//! run, each target's slowest input is kept there as `TARGET-slowest`.
 
 use std::fs::File;
 use std::io::{Seek, SeekFrom, Write};
@@ -86,6 +87,7 @@ pub fn child(
         eprintln!("{MARK} panic: input #{}: {}", p.index, p.message);
         return Ok(PANIC_EXIT);
     }
+    std::fs::write(slowest_path(current), &report.slowest_input)?;
     let s = &report.stats;
     println!(
         "stats {} {} {} {} {} {} {} {}",
@@ -142,6 +144,10 @@ pub fn supervise(
         && let Some(stats) = stdout.lines().find_map(parse_stats)
     {
         std::fs::remove_file(&current).ok();
+        std::fs::rename(
+            slowest_path(&current),
+            crashes.join(format!("{}-slowest", target.name)),
+        )?;
         return Ok(Ok(stats));
     }
     let recorded = read_current(&current);
@@ -213,6 +219,13 @@ fn parse_stats(line: &str) -> Option<Stats> {
         slowest: Duration::from_nanos(slowest),
         slowest_index,
     })
+}
+
+/// Where the child leaves its slowest input.
+fn slowest_path(current: &Path) -> PathBuf {
+    let mut name = current.as_os_str().to_owned();
+    name.push(".slowest");
+    PathBuf::from(name)
 }
 
 /// The index and bytes of the last input the child recorded, if it recorded one.

@@ -77,6 +77,8 @@ fn a_clean_run_prints_counts_and_exits_zero() {
         "{stdout}"
     );
     assert!(stdout.contains("exec/s"), "{stdout}");
+    let slowest = std::fs::read(dir.path().join("bytes-slowest")).unwrap();
+    assert!(!slowest.is_empty(), "the slowest input is kept");
 }
 
 #[test]

@@ -144,8 +144,8 @@ impl ExplicitPartitions {
                 // A partition has 1 + its largest class id rows, which must itself be a u64.
                 if id == u64::MAX {
                     bail!(
-                        "{at}: class id {id} is too large: a partition's row count (largest id + 1) must be at most {}",
-                        u64::MAX
+                        "{at}: class id {id} is too large: a partition has 1 + its largest class id rows, so class ids must be at most {}",
+                        u64::MAX - 1
                     );
                 }
                 fields.push(id);
@@ -411,6 +411,18 @@ mod tests {
         );
         let e = ExplicitPartitions::parse(Path::new("p.txt"), "0 0\n1\n").unwrap_err();
         assert!(e.to_string().starts_with("p.txt:2:1: expected 2 class ids"));
+    }
+
+    #[test]
+    fn explicit_partitions_reject_a_class_id_too_large_to_count_rows() {
+        let text = "0 18446744073709551614\n1 18446744073709551615\n";
+        let e = ExplicitPartitions::parse(Path::new("p.txt"), text).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "p.txt:2:3: class id 18446744073709551615 is too large: a partition has 1 + its largest class id rows, so class ids must be at most 18446744073709551614"
+        );
+        let p = ExplicitPartitions::parse(Path::new("p.txt"), "18446744073709551614\n").unwrap();
+        assert_eq!(p.rows, vec![u64::MAX]);
     }
 
     #[test]

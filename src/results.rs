@@ -21,6 +21,8 @@ use std::path::Path;
 use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
 
+use crate::source::Source;
+
 /// The results file format version.
 pub const RESULTS_VERSION: u32 = 1;
 
@@ -109,12 +111,17 @@ impl Results {
     pub fn load(path: &Path) -> Result<Results> {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("cannot read results '{}'", path.display()))?;
-        let r: Results = serde_json::from_str(&text)
-            .map_err(|e| anyhow::anyhow!("{}:{}:{}: {e}", path.display(), e.line(), e.column()))?;
+        Results::from_json(&Source::new(&path.display().to_string(), &text))
+    }
+
+    /// Parses results JSON; errors name `origin:line:col`.
+    pub fn from_json(src: &Source) -> Result<Results> {
+        let origin = src.origin;
+        let r: Results = serde_json::from_str(src.text)
+            .map_err(|e| anyhow::anyhow!("{origin}:{}:{}: {e}", e.line(), e.column()))?;
         if r.version != RESULTS_VERSION {
             bail!(
-                "{}: results version {} is not supported (this embplan reads version {RESULTS_VERSION})",
-                path.display(),
+                "{origin}: results version {} is not supported (this embplan reads version {RESULTS_VERSION})",
                 r.version
             );
         }

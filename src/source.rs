@@ -138,10 +138,16 @@ pub fn edit_distance(a: &str, b: &str) -> usize {
 /// The candidate closest to `word`, if it is close enough to be a likely misspelling.
 pub fn closest<'c>(word: &str, candidates: impl IntoIterator<Item = &'c str>) -> Option<&'c str> {
     let lower = word.to_ascii_lowercase();
+    let len = lower.chars().count();
+    let max_distance = |c: &str| (c.len().max(3) / 3).max(1) + 1;
     candidates
         .into_iter()
+        // The distance is at least the difference in length: skipping candidates whose
+        // length rules them out keeps a huge word (a binary file's "header") from costing
+        // its length times every candidate's.
+        .filter(|c| len.abs_diff(c.chars().count()) <= max_distance(c))
         .map(|c| (edit_distance(&lower, &c.to_ascii_lowercase()), c))
-        .filter(|&(d, c)| d <= (c.len().max(3) / 3).max(1) + 1 && d < c.len())
+        .filter(|&(d, c)| d <= max_distance(c) && d < c.len())
         .min_by_key(|&(d, _)| d)
         .map(|(_, c)| c)
 }
@@ -156,9 +162,15 @@ pub fn did_you_mean<'c>(word: &str, candidates: impl IntoIterator<Item = &'c str
 /// For serde's "unknown field `x`, expected one of `a`, `b`" style messages, the closest expected word.
 fn suggestion_for_serde_message(message: &str) -> Option<String> {
     let first_tick = message.find('`')?;
+    let expected_at = message.find("expected")?;
+    // Only a word quoted before "expected" is the user's (TOML syntax errors such as
+    // "key with no value, expected `=`" quote only what was expected).
+    if first_tick > expected_at {
+        return None;
+    }
     let rest = &message[first_tick + 1..];
     let word = &rest[..rest.find('`')?];
-    let expected = &message[message.find("expected")?..];
+    let expected = &message[expected_at..];
     let candidates: Vec<&str> = expected.split('`').skip(1).step_by(2).collect();
     closest(word, candidates.iter().copied()).map(str::to_string)
 }
@@ -186,10 +198,47 @@ mod tests {
             Some("adagrad")
         );
         assert_eq!(closest("zzzzzz", ["name", "dim"]), None);
+        assert_eq!(
+            closest("cardinalityy", ["cardinality"]),
+            Some("cardinality")
+        );
         let msg = "unknown field `cardnality`, expected one of `name`, `cardinality`";
         assert_eq!(
             suggestion_for_serde_message(msg).as_deref(),
             Some("cardinality")
+        );
+    }
+
+    #[test]
+    fn syntax_errors_get_no_did_you_mean_hint() {
+        for message in [
+            "key with no value, expected `=`",
+            "unclosed array table, expected `]]`",
+            "invalid unquoted key, expected letters, numbers, `-`, `_`",
+        ] {
+            assert_eq!(suggestion_for_serde_message(message), None, "{message}");
+        }
+        let src = Source::new("s.toml", "[[feature]\nname = \"a\"\n");
+        let err = toml::from_str::<toml::Table>(src.text).unwrap_err();
+        let e = src.toml_error(&err).to_string();
+        assert!(
+            e.starts_with("s.toml:1:") && !e.contains("did you mean"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn closest_skips_words_far_longer_than_any_candidate() {
+        let huge = "x".repeat(1_000_000);
+        let candidates: Vec<String> = (0..100).map(|i| format!("feature{i}")).collect();
+        let start = std::time::Instant::now();
+        assert_eq!(closest(&huge, candidates.iter().map(String::as_str)), None);
+        // Comparing the word with every candidate would take seconds; the length bound, a
+        // millisecond.
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(1),
+            "{:?}",
+            start.elapsed()
         );
     }
 }

@@ -6,7 +6,7 @@
 
 use std::collections::HashMap;
 use std::fs::File;
-use std::io::{BufRead, BufReader};
+use std::io::{self, BufRead, BufReader};
 use std::path::Path;
 
 use anyhow::{Context, Result, anyhow, bail};
@@ -134,15 +134,14 @@ fn fields(line: &str, delimiter: char) -> impl Iterator<Item = (usize, &str)> {
     })
 }
 
-fn open_lines(path: &Path) -> Result<impl Iterator<Item = std::io::Result<String>>> {
+fn open(path: &Path) -> Result<BufReader<File>> {
     let file =
         File::open(path).with_context(|| format!("cannot read data file '{}'", path.display()))?;
-    Ok(BufReader::with_capacity(1 << 20, file).lines())
+    Ok(BufReader::with_capacity(1 << 20, file))
 }
 
-fn read_line(path: &Path, line_no: usize, line: std::io::Result<String>) -> Result<Option<String>> {
-    let mut line =
-        line.with_context(|| format!("{}:{line_no}: cannot read line", path.display()))?;
+fn read_line(origin: &str, line_no: usize, line: io::Result<String>) -> Result<Option<String>> {
+    let mut line = line.with_context(|| format!("{origin}:{line_no}: cannot read line"))?;
     if line.ends_with('\r') {
         line.pop();
     }
@@ -165,12 +164,11 @@ fn parse_label(origin: &str, line: &str, at: usize, field: &str) -> Result<f32> 
 
 /// The column roles given by a header line.
 fn header_columns(
-    path: &Path,
+    origin: &str,
     line: &str,
     features: &[FeatureSpec],
     opts: TableOptions,
 ) -> Result<Vec<Column>> {
-    let origin = path.display();
     let by_name: HashMap<&str, usize> = features
         .iter()
         .enumerate()
@@ -232,21 +230,30 @@ fn feature_list(features: &[FeatureSpec]) -> String {
 ///
 /// Errors name `file:line:col`, the value found and what was expected.
 pub fn read_table(path: &Path, features: &[FeatureSpec], opts: TableOptions) -> Result<Split> {
-    let origin = path.display().to_string();
+    read_table_from(&path.display().to_string(), open(path)?, features, opts)
+}
+
+/// [`read_table`] over any reader; errors name `origin:line:col`.
+pub fn read_table_from(
+    origin: &str,
+    reader: impl BufRead,
+    features: &[FeatureSpec],
+    opts: TableOptions,
+) -> Result<Split> {
     let nf = features.len();
-    let mut lines = open_lines(path)?.enumerate();
+    let mut lines = reader.lines().enumerate();
     let columns = if opts.header {
         let header = loop {
             match lines.next() {
                 Some((i, line)) => {
-                    if let Some(l) = read_line(path, i + 1, line)? {
+                    if let Some(l) = read_line(origin, i + 1, line)? {
                         break l;
                     }
                 }
                 None => bail!("{origin}: the file is empty: expected a header line"),
             }
         };
-        header_columns(path, &header, features, opts)?
+        header_columns(origin, &header, features, opts)?
     } else {
         std::iter::once(Column::Label)
             .chain((0..nf).map(Column::Feature))
@@ -257,7 +264,7 @@ pub fn read_table(path: &Path, features: &[FeatureSpec], opts: TableOptions) -> 
     let mut row = vec![0u32; nf];
     for (i, line) in lines {
         let line_no = i + 1;
-        let Some(line) = read_line(path, line_no, line)? else {
+        let Some(line) = read_line(origin, line_no, line)? else {
             continue;
         };
         let at = format!("{origin}:{line_no}");
@@ -457,19 +464,34 @@ pub fn read_criteo(
     features: &[FeatureSpec],
     dicts: &mut CriteoDictionaries,
 ) -> Result<Split> {
+    check_criteo_features(features)?;
+    read_criteo_from(&path.display().to_string(), open(path)?, features, dicts)
+}
+
+fn check_criteo_features(features: &[FeatureSpec]) -> Result<()> {
     if features.len() != CRITEO_CATEGORICAL {
         bail!(
             "the Criteo format has {CRITEO_CATEGORICAL} categorical columns but the plan has {} features",
             features.len()
         );
     }
+    Ok(())
+}
+
+/// [`read_criteo`] over any reader; errors name `origin:line:col`.
+pub fn read_criteo_from(
+    origin: &str,
+    reader: impl BufRead,
+    features: &[FeatureSpec],
+    dicts: &mut CriteoDictionaries,
+) -> Result<Split> {
+    check_criteo_features(features)?;
     dicts.maps.resize_with(CRITEO_CATEGORICAL, Default::default);
-    let origin = path.display().to_string();
     let expected = 1 + CRITEO_DENSE + CRITEO_CATEGORICAL;
     let mut split = Split::default();
-    for (i, line) in open_lines(path)?.enumerate() {
+    for (i, line) in reader.lines().enumerate() {
         let line_no = i + 1;
-        let Some(line) = read_line(path, line_no, line)? else {
+        let Some(line) = read_line(origin, line_no, line)? else {
             continue;
         };
         let at = format!("{origin}:{line_no}");

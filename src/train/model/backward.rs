@@ -42,22 +42,31 @@ impl Model {
         ws: &mut Workspace,
     ) {
         self.forward_impl::<FMA>(split, idx, ws);
-        let nb = idx.len();
-        let (nf, vw, gw, ld) = (
-            self.features.len(),
-            self.vec_width,
-            self.grad_width,
-            self.lead_dim,
-        );
         ws.dparams.fill(0.0);
+        self.loss_backward(split, idx, scale, ws);
+        self.top_backward::<FMA>(ws);
+        self.lead_backward::<FMA>(ws);
+        self.tables_backward(ws);
+    }
+
+    /// The per-example losses summed into `ws.loss`, and d(loss)/d(logit) of each example.
+    #[inline(always)]
+    fn loss_backward(&self, split: &Split, idx: &[u32], scale: f32, ws: &mut Workspace) {
         ws.loss = 0.0;
         let dlogit = &mut ws.dtop[self.top.len() - 1];
-        for b in 0..nb {
+        for b in 0..idx.len() {
             let z = f64::from(ws.logits[b]);
             let y = f64::from(split.labels[idx[b] as usize]);
             ws.loss += crate::train::metrics::logistic_loss(z, y);
             dlogit[b] = ((crate::train::metrics::sigmoid(z) - y) as f32) * scale;
         }
+    }
+
+    /// Back through the top MLP and the interaction: the gradient of every vector row into
+    /// `ws.dvecs`.
+    #[inline(always)]
+    fn top_backward<const FMA: bool>(&self, ws: &mut Workspace) {
+        let (nb, nf, vw) = (ws.n, self.features.len(), self.vec_width);
         let top_input: &[f32] = match self.interaction {
             Interaction::Dot => &ws.top_in,
             Interaction::Cat => &ws.vecs,
@@ -96,6 +105,12 @@ impl Model {
             }
             Interaction::Cat => ws.dvecs[..nb * vw].copy_from_slice(&ws.dtop_in[..nb * vw]),
         }
+    }
+
+    /// Back through the lead vector: into the constant's gradient, or through the bottom MLP.
+    #[inline(always)]
+    fn lead_backward<const FMA: bool>(&self, ws: &mut Workspace) {
+        let (nb, vw, ld) = (ws.n, self.vec_width, self.lead_dim);
         if let Some(c) = self.constant {
             for b in 0..nb {
                 let (dp, dv) = (&mut ws.dparams[c..c + ld], &ws.dvecs[b * vw..b * vw + ld]);
@@ -118,8 +133,13 @@ impl Model {
                 false,
             );
         }
-        let ns = self.slots.len();
-        for b in 0..nb {
+    }
+
+    /// Every example's gradient of every table row it used into `ws.tgrad`.
+    #[inline(always)]
+    fn tables_backward(&self, ws: &mut Workspace) {
+        let (ns, vw, gw) = (self.slots.len(), self.vec_width, self.grad_width);
+        for b in 0..ws.n {
             let dv = &ws.dvecs[b * vw..(b + 1) * vw];
             let rows = &ws.rows[b * ns..(b + 1) * ns];
             let tg = &mut ws.tgrad[b * gw..(b + 1) * gw];

@@ -34,8 +34,19 @@ impl Model {
         ws: &mut Workspace,
     ) {
         let nb = idx.len();
-        let (nf, ns, vw) = (self.features.len(), self.slots.len(), self.vec_width);
         ws.n = nb;
+        self.gather_rows(split, idx, ws);
+        self.combine_rows(ws);
+        self.lead_forward::<FMA>(split, idx, ws);
+        self.interact_forward::<FMA>(ws);
+        let out = ws.top_acts.last().expect("top MLP has layers");
+        ws.logits[..nb].copy_from_slice(&out[..nb]);
+    }
+
+    /// Every example's row of every table into `ws.rows`.
+    #[inline(always)]
+    fn gather_rows(&self, split: &Split, idx: &[u32], ws: &mut Workspace) {
+        let (nf, ns) = (self.features.len(), self.slots.len());
         // First every example's rows, asking the memory system for each as it is found, so
         // the cache misses of a large table overlap instead of stalling one after another.
         for (b, &ex) in idx.iter().enumerate() {
@@ -51,7 +62,13 @@ impl Model {
                 }
             }
         }
-        for b in 0..nb {
+    }
+
+    /// Each feature's vector, its tables' rows combined, into `ws.vecs`.
+    #[inline(always)]
+    fn combine_rows(&self, ws: &mut Workspace) {
+        let (ns, vw) = (self.slots.len(), self.vec_width);
+        for b in 0..ws.n {
             let rows = &ws.rows[b * ns..(b + 1) * ns];
             let v = &mut ws.vecs[b * vw..(b + 1) * vw];
             for feat in &self.features {
@@ -67,7 +84,13 @@ impl Model {
                 }
             }
         }
-        let ld = self.lead_dim;
+    }
+
+    /// The lead vector (the constant, or the bottom MLP of the dense inputs) at the start of
+    /// every example's vector row.
+    #[inline(always)]
+    fn lead_forward<const FMA: bool>(&self, split: &Split, idx: &[u32], ws: &mut Workspace) {
+        let (nb, vw, ld) = (idx.len(), self.vec_width, self.lead_dim);
         if let Some(c) = self.constant {
             for b in 0..nb {
                 ws.vecs[b * vw..b * vw + ld].copy_from_slice(&self.params[c..c + ld]);
@@ -91,6 +114,12 @@ impl Model {
                 ws.vecs[b * vw..b * vw + ld].copy_from_slice(&last[b * ld..(b + 1) * ld]);
             }
         }
+    }
+
+    /// The interaction of the vector rows and the top MLP over it.
+    #[inline(always)]
+    fn interact_forward<const FMA: bool>(&self, ws: &mut Workspace) {
+        let (nb, nf, vw) = (ws.n, self.features.len(), self.vec_width);
         match self.interaction {
             Interaction::Dot => {
                 let (ti, lead_in, d) = self.dot_dims();
@@ -112,7 +141,5 @@ impl Model {
                 mlp_forward::<FMA>(&self.top, &self.params, &ws.vecs, &mut ws.top_acts, nb);
             }
         }
-        let out = ws.top_acts.last().expect("top MLP has layers");
-        ws.logits[..nb].copy_from_slice(&out[..nb]);
     }
 }

@@ -82,8 +82,8 @@ impl Plan {
     pub fn not_complementary(&self) -> Result<Vec<String>> {
         let mut out = Vec::new();
         for f in &self.features {
-            if !crate::proof::prove(&f.scheme, f.cardinality)?.complementary {
-                out.push(f.name.clone());
+            if !crate::proof::prove(f.scheme(), f.cardinality())?.complementary {
+                out.push(f.name().to_string());
             }
         }
         Ok(out)
@@ -101,7 +101,7 @@ impl Plan {
             .iter()
             .zip(&self.features)
             .map(|(t, f)| {
-                Cost::sum(t.iter().copied()).with_context(|| format!("feature '{}'", f.name))
+                Cost::sum(t.iter().copied()).with_context(|| format!("feature '{}'", f.name()))
             })
             .collect::<Result<Vec<_>>>()?;
         let total = Cost::sum(features.iter().copied()).context("plan total")?;

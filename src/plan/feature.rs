@@ -17,21 +17,21 @@ pub struct TableShape {
 }
 
 /// A feature with its chosen scheme and combiner.
+///
+/// The scheme, cardinality, dims and combiner must agree (one combiner exactly when there are
+/// several tables, one dim per table, concat dims adding up to the feature dim), so they are
+/// private: a feature is made only by [`PlannedFeature::new`] or
+/// [`PlannedFeature::with_table_dims`], which check them, and read through accessors.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PlannedFeature {
-    /// Feature name.
-    pub name: String,
-    /// Number of categories n.
-    pub cardinality: u64,
-    /// Output embedding dim.
-    pub dim: u32,
-    /// The partition scheme.
-    pub scheme: Scheme,
-    /// How the tables' rows are combined; `None` for one-table schemes.
-    pub combiner: Option<Combiner>,
-    /// Dim of every table, in partition order.
-    pub table_dims: Vec<u32>,
-    /// The planner's predicted loss increase, when a planner chose this.
+    name: String,
+    cardinality: u64,
+    dim: u32,
+    scheme: Scheme,
+    combiner: Option<Combiner>,
+    table_dims: Vec<u32>,
+    /// The planner's predicted loss increase, when a planner chose this (an annotation: any
+    /// value is consistent).
     pub predicted_loss: Option<f64>,
 }
 
@@ -78,6 +78,41 @@ impl PlannedFeature {
         };
         f.validate()?;
         Ok(f)
+    }
+
+    /// Feature name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Renames the feature (the name takes no part in the checks).
+    pub fn set_name(&mut self, name: impl Into<String>) {
+        self.name = name.into();
+    }
+
+    /// Number of categories n.
+    pub fn cardinality(&self) -> u64 {
+        self.cardinality
+    }
+
+    /// Output embedding dim.
+    pub fn dim(&self) -> u32 {
+        self.dim
+    }
+
+    /// The partition scheme.
+    pub fn scheme(&self) -> &Scheme {
+        &self.scheme
+    }
+
+    /// How the tables' rows are combined; `None` for one-table schemes.
+    pub fn combiner(&self) -> Option<Combiner> {
+        self.combiner
+    }
+
+    /// Dim of every table, in partition order.
+    pub fn table_dims(&self) -> &[u32] {
+        &self.table_dims
     }
 
     fn validate(&self) -> Result<()> {
@@ -182,7 +217,25 @@ mod tests {
             Some(Combiner::Concat),
         )
         .unwrap();
-        assert_eq!(f.table_dims, vec![6, 5, 5]);
+        assert_eq!(f.table_dims(), [6, 5, 5]);
         assert_eq!(f.tables()[0], TableShape { rows: 7, dim: 6 });
+    }
+
+    /// Dims that disagree with the scheme or the combiner are refused, so `tables()` always
+    /// has one shape per table of the scheme.
+    #[test]
+    fn inconsistent_table_dims_are_refused() {
+        let qr = || Scheme::Qr { m: 4 };
+        let mult = Some(Combiner::Mult);
+        let e = PlannedFeature::with_table_dims("f", 100, 8, qr(), mult, vec![8]).unwrap_err();
+        assert!(e.to_string().contains("1 table dims given"), "{e}");
+        let e = PlannedFeature::with_table_dims("f", 100, 8, qr(), mult, vec![8, 4]).unwrap_err();
+        assert!(e.to_string().contains("feature dim 8, found 4"), "{e}");
+        let concat = Some(Combiner::Concat);
+        let e = PlannedFeature::with_table_dims("f", 100, 8, qr(), concat, vec![4, 3]).unwrap_err();
+        assert!(e.to_string().contains("add up to 7"), "{e}");
+        assert!(PlannedFeature::with_table_dims("f", 100, 8, qr(), None, vec![8, 8]).is_err());
+        let f = PlannedFeature::with_table_dims("f", 100, 8, qr(), concat, vec![5, 3]).unwrap();
+        assert_eq!(f.tables().len(), f.scheme().num_tables());
     }
 }

@@ -245,7 +245,7 @@ fn narrow(values: Option<&[WideU64]>) -> Vec<u64> {
 impl RawFeature {
     fn from_feature(f: &PlannedFeature, tables: &[Cost], cost: Cost) -> RawFeature {
         let (mut m, mut radices, mut moduli, mut partitions) = (None, None, None, None);
-        match &f.scheme {
+        match f.scheme() {
             Scheme::Full => {}
             Scheme::Hash { m: v } | Scheme::Qr { m: v } => m = Some(WideU64(*v)),
             Scheme::MixedRadix { radices: r } => radices = Some(wide(r)),
@@ -253,15 +253,15 @@ impl RawFeature {
             Scheme::Explicit(p) => partitions = Some(p.path.clone()),
         }
         RawFeature {
-            name: f.name.clone(),
-            cardinality: f.cardinality,
-            dim: f.dim,
-            scheme: f.scheme.family().to_string(),
+            name: f.name().to_string(),
+            cardinality: f.cardinality(),
+            dim: f.dim(),
+            scheme: f.scheme().family().to_string(),
             m,
             radices,
             moduli,
             partitions,
-            combiner: f.combiner,
+            combiner: f.combiner(),
             predicted_loss: f.predicted_loss,
             cost,
             tables: f
@@ -362,9 +362,9 @@ impl RawFeature {
                     "table {} stores {} rows but {} needs {} rows for cardinality {}",
                     j + 1,
                     table.rows,
-                    f.scheme.describe(),
+                    f.scheme().describe(),
                     shape.rows,
-                    f.cardinality
+                    f.cardinality()
                 );
             }
             check_cost(&format!("table {}", j + 1), table.cost, *cost)?;
@@ -535,7 +535,7 @@ mod tests {
             let features: Vec<PlannedFeature> = features
                 .into_iter()
                 .enumerate()
-                .map(|(i, mut f)| { f.name = format!("f{i}"); f })
+                .map(|(i, mut f)| { f.set_name(format!("f{i}")); f })
                 .collect();
             let plan = Plan { name: None, dtype, optimizer: opt, features, planner: None };
             let costs = plan.costs().unwrap();
@@ -543,7 +543,7 @@ mod tests {
                 let rows: u64 = f.tables().iter().map(|t| t.rows).sum();
                 let params: u64 = f.tables().iter().map(|t| t.rows * u64::from(t.dim)).sum();
                 proptest::prop_assert_eq!(c.params, params);
-                proptest::prop_assert!(rows <= f.scheme.num_tables() as u64 * f.cardinality);
+                proptest::prop_assert!(rows <= f.scheme().num_tables() as u64 * f.cardinality());
                 proptest::prop_assert_eq!(c.bytes, c.weight_bytes + c.optimizer_bytes);
             }
             let text = plan.to_toml_string().unwrap();

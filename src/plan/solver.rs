@@ -541,7 +541,12 @@ mod tests {
         let out = search(&s, full, &opts).unwrap();
         assert!(out.at_full);
         assert_eq!(out.predicted_loss, 0.0);
-        assert!(out.plan.features.iter().all(|f| f.scheme == Scheme::Full));
+        assert!(
+            out.plan
+                .features
+                .iter()
+                .all(|f| *f.scheme() == Scheme::Full)
+        );
         assert_eq!(out.total_bytes, full);
         let below = search(&s, full - 1, &opts).unwrap();
         assert!(!below.at_full && below.predicted_loss > 0.0);
@@ -569,8 +574,8 @@ mod tests {
         let (min, full) = bounds(&s, &opts);
         let out = search(&s, (min + full) / 8, &opts).unwrap();
         for f in &out.plan.features {
-            assert!(matches!(f.scheme, Scheme::Full | Scheme::Qr { .. }));
-            assert!(f.combiner.is_none() || f.combiner == Some(Combiner::Concat));
+            assert!(matches!(f.scheme(), Scheme::Full | Scheme::Qr { .. }));
+            assert!(f.combiner().is_none() || f.combiner() == Some(Combiner::Concat));
         }
         opts.space.families = vec![Family::Hash];
         let out = search(&s, min, &opts).unwrap();
@@ -578,7 +583,7 @@ mod tests {
             out.plan
                 .features
                 .iter()
-                .any(|f| f.scheme.family() == "hash")
+                .any(|f| f.scheme().family() == "hash")
         );
     }
 
@@ -628,8 +633,8 @@ mod tests {
             prop_assert_eq!(out.plan.costs().unwrap().total.bytes, out.total_bytes);
             prop_assert!(out.lower_bound <= out.predicted_loss);
             for f in &out.plan.features {
-                prop_assert!(prove(&f.scheme, f.cardinality).unwrap().complementary);
-                prop_assert!(f.table_dims.iter().all(|d| d % multiple == 0));
+                prop_assert!(prove(f.scheme(), f.cardinality()).unwrap().complementary);
+                prop_assert!(f.table_dims().iter().all(|d| d % multiple == 0));
             }
             let again = search(&s, budget, &opts).unwrap();
             prop_assert_eq!(
@@ -670,15 +675,15 @@ mod tests {
             let (min, full) = bounds(&s, &opts);
             let budget = min + (full.saturating_sub(min) as f64 * at) as u64;
             let out = search(&s, budget, &opts).unwrap();
-            prop_assert!(out.plan.features.iter().all(|f| f.scheme.family() != "hash"));
+            prop_assert!(out.plan.features.iter().all(|f| f.scheme().family() != "hash"));
             let mut hashy = SearchOptions::default();
             hashy.space.families.push(Family::Hash);
             let (hmin, _) = bounds(&s, &hashy);
             prop_assert!(hmin <= min);
             let out = search(&s, budget, &hashy).unwrap();
             for f in &out.plan.features {
-                if f.scheme.family() != "hash" {
-                    prop_assert!(prove(&f.scheme, f.cardinality).unwrap().complementary);
+                if f.scheme().family() != "hash" {
+                    prop_assert!(prove(f.scheme(), f.cardinality()).unwrap().complementary);
                 }
             }
         }

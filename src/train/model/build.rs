@@ -99,15 +99,15 @@ impl Model {
 /// The first feature's dim (0 without features); with the dot interaction every feature must
 /// have it.
 fn first_dim(plan: &Plan, interaction: Interaction) -> Result<usize> {
-    let first_dim = plan.features.first().map_or(0, |f| f.dim as usize);
+    let first_dim = plan.features.first().map_or(0, |f| f.dim() as usize);
     if interaction == Interaction::Dot
-        && let Some(f) = plan.features.iter().find(|f| f.dim as usize != first_dim)
+        && let Some(f) = plan.features.iter().find(|f| f.dim() as usize != first_dim)
     {
         bail!(
             "feature '{}' has dim {} but '{}' has dim {first_dim}: the dot interaction needs one dim for every feature (use --interaction cat)",
-            f.name,
-            f.dim,
-            plan.features[0].name
+            f.name(),
+            f.dim(),
+            plan.features[0].name()
         );
     }
     Ok(first_dim)
@@ -131,7 +131,7 @@ fn embeddings(plan: &Plan, cfg: &ModelConfig, seed: u64, lead_dim: usize) -> Res
         for (j, ((shape, init), map)) in shapes
             .iter()
             .zip(&inits)
-            .zip(f.scheme.table_maps())
+            .zip(f.scheme().table_maps())
             .enumerate()
         {
             let table = table(f, (fi, j), shape, init, cfg.optimizer, seed)?;
@@ -139,7 +139,7 @@ fn embeddings(plan: &Plan, cfg: &ModelConfig, seed: u64, lead_dim: usize) -> Res
             e.tables.push(table);
             e.slots.push(Slot {
                 map,
-                col: if f.combiner == Some(Combiner::Concat) {
+                col: if f.combiner() == Some(Combiner::Concat) {
                     col
                 } else {
                     0
@@ -152,11 +152,11 @@ fn embeddings(plan: &Plan, cfg: &ModelConfig, seed: u64, lead_dim: usize) -> Res
         }
         e.features.push(FeatureLayout {
             slots: start..e.slots.len(),
-            combiner: f.combiner,
-            dim: f.dim as usize,
+            combiner: f.combiner(),
+            dim: f.dim() as usize,
             offset: e.vec_width,
         });
-        e.vec_width += f.dim as usize;
+        e.vec_width += f.dim() as usize;
     }
     Ok(e)
 }
@@ -177,7 +177,7 @@ fn table(
         .ok_or_else(|| {
             anyhow::anyhow!(
                 "feature '{}' table {} has {} rows: the trainer supports at most {}",
-                f.name,
+                f.name(),
                 j + 1,
                 shape.rows,
                 u32::MAX
@@ -186,8 +186,8 @@ fn table(
     let dim = shape.dim as usize;
     let len = rows
         .checked_mul(dim)
-        .ok_or_else(|| anyhow::anyhow!("feature '{}' table {} is too large", f.name, j + 1))?;
-    let what = || format!("feature '{}' table {}", f.name, j + 1);
+        .ok_or_else(|| anyhow::anyhow!("feature '{}' table {} is too large", f.name(), j + 1))?;
+    let what = || format!("feature '{}' table {}", f.name(), j + 1);
     let mut weights = table_buffer(len, &what)?;
     let mut rng =
         Xoshiro256PlusPlus::seed_from_u64(derive_seed(seed, ((fi as u64) << 16) | j as u64));

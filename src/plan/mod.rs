@@ -10,6 +10,7 @@ pub mod domain;
 pub mod feature;
 pub mod file;
 pub mod frontier;
+pub mod greedy;
 pub mod quality;
 pub mod solver;
 pub mod uniform;

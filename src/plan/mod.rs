@@ -1,5 +1,5 @@
-//! Plans: the domain types ([`domain`], [`feature`]), the shared file format ([`file`]), and
-//! the planner that makes them.
+//! Plans: the domain types ([`domain`], [`feature`]), the shared file format
+//! ([`file`](mod@file)), and the planner that makes them.
 //!
 //! The planner is library code: [`search`] fits a schema to a byte budget, [`uniform()`] builds
 //! DLRM-style baselines; both return [`Plan`]s in the one file format.

@@ -2,7 +2,8 @@
 //! loss saved per byte, taken while they fit. The first step that does not fit gives the
 //! Lagrangian relaxation's bound and multiplier; a feature whose hull step does not fit is
 //! blocked, and the hull of its Pareto points between the two hull points is merged into the
-//! scan, so leftover bytes reach non-hull candidates too.
+//! scan, so leftover bytes reach non-hull candidates too. [`hulls`] makes the hulls it scans
+//! (step 1).
 
 use std::cmp::Ordering;
 use std::collections::{BinaryHeap, HashMap};
@@ -11,7 +12,7 @@ use anyhow::Result;
 use rayon::prelude::*;
 
 use crate::plan::bound::{Edge, cmp_ratio};
-use crate::plan::candidates::{Candidate, lower_hull};
+use crate::plan::candidates::{Candidate, lower_hull, lower_hull_indices};
 use crate::plan::quality::from_fixed;
 
 /// What the scan chose and what it learned about the optimum.
@@ -169,6 +170,33 @@ pub fn scan<F: FnMut(usize) -> Result<Vec<Candidate>>>(
         lambda: s.lambda,
         edges,
     })
+}
+
+/// Per feature (in parallel) its hull, and a bit per hull edge (the first 128) telling
+/// whether Pareto points lie strictly between the edge's ends (else a blocked edge needs no
+/// refinement).
+pub fn hulls<F>(n: usize, front: &F) -> Result<(Vec<Vec<Candidate>>, Vec<u128>)>
+where
+    F: Fn(usize) -> Result<Vec<Candidate>> + Sync,
+{
+    let per_feature = (0..n)
+        .into_par_iter()
+        .map(|f| {
+            let front = front(f)?;
+            let idx = lower_hull_indices(&front);
+            let gaps = idx.windows(2).enumerate().fold(0u128, |acc, (j, w)| {
+                if j >= 128 || w[1] - w[0] > 1 {
+                    acc | (1u128 << j.min(127))
+                } else {
+                    acc
+                }
+            });
+            Ok((idx.into_iter().map(|i| front[i]).collect(), gaps))
+        })
+        .collect::<Vec<Result<_>>>()
+        .into_iter()
+        .collect::<Result<Vec<_>>>()?;
+    Ok(per_feature.into_iter().unzip())
 }
 
 /// Every hull edge, highest loss saved per byte first.

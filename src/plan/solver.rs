@@ -31,14 +31,11 @@
 use std::fmt;
 
 use anyhow::{Result, bail};
-use rayon::prelude::*;
 
 use crate::cost::Cost;
 use crate::partition::Combiner;
 use crate::plan::bound::{Problem, tighten};
-use crate::plan::candidates::{
-    Candidate, CandidateKey, SearchSpace, evaluate, lower_hull_indices, pareto,
-};
+use crate::plan::candidates::{Candidate, CandidateKey, SearchSpace, evaluate, pareto};
 use crate::plan::frontier::{Frontier, MAX_FEATURES};
 use crate::plan::greedy::{self, Greedy};
 use crate::plan::quality::{QualityModel, from_fixed};
@@ -126,7 +123,7 @@ pub fn search(schema: &Schema, budget: u64, options: &SearchOptions) -> Result<S
     let (dtype, opt) = (schema.dtype, schema.optimizer);
     check_space(schema, space)?;
     let front = fronts(schema, options);
-    let (hulls, gaps) = hulls(schema.features.len(), &front)?;
+    let (hulls, gaps) = greedy::hulls(schema.features.len(), &front)?;
     let min_bytes = min_bytes(&hulls, budget)?;
     let full_bytes = full_bytes(schema, &hulls);
     let at_full = full_bytes.is_some_and(|f| budget >= f);
@@ -230,33 +227,6 @@ fn check_space(schema: &Schema, space: &SearchSpace) -> Result<()> {
         bail!("too many features (more than 2^32)");
     }
     Ok(())
-}
-
-/// Per feature (in parallel) its hull, and a bit per hull edge (the first 128) telling
-/// whether Pareto points lie strictly between the edge's ends (else a blocked edge needs no
-/// refinement).
-fn hulls<F>(n: usize, front: &F) -> Result<(Vec<Vec<Candidate>>, Vec<u128>)>
-where
-    F: Fn(usize) -> Result<Vec<Candidate>> + Sync,
-{
-    let per_feature = (0..n)
-        .into_par_iter()
-        .map(|f| {
-            let front = front(f)?;
-            let idx = lower_hull_indices(&front);
-            let gaps = idx.windows(2).enumerate().fold(0u128, |acc, (j, w)| {
-                if j >= 128 || w[1] - w[0] > 1 {
-                    acc | (1u128 << j.min(127))
-                } else {
-                    acc
-                }
-            });
-            Ok((idx.into_iter().map(|i| front[i]).collect(), gaps))
-        })
-        .collect::<Vec<Result<_>>>()
-        .into_iter()
-        .collect::<Result<Vec<_>>>()?;
-    Ok(per_feature.into_iter().unzip())
 }
 
 /// The smallest plan's bytes: every feature at its cheapest candidate. An

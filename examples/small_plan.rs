@@ -33,9 +33,14 @@ fn main() -> anyhow::Result<()> {
     let out = search(&schema, budget, &SearchOptions::default())?;
     // Verify: the algebraic proof of every feature's scheme.
     for f in &out.plan.features {
-        let verdict = prove(&f.scheme, f.cardinality)?;
-        eprintln!("{}: {} — {}", f.name, f.scheme.describe(), verdict.reason);
-        anyhow::ensure!(verdict.complementary, "{} is not complementary", f.name);
+        let verdict = prove(&f.scheme(), f.cardinality())?;
+        eprintln!(
+            "{}: {} — {}",
+            f.name(),
+            f.scheme().describe(),
+            verdict.reason
+        );
+        anyhow::ensure!(verdict.complementary, "{} is not complementary", f.name());
     }
     // Estimate: exact bytes, the same count the budget was checked against.
     let costs = out.plan.costs()?;

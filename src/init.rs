@@ -56,7 +56,7 @@ impl Uniform {
 
 /// The init distribution of every table of a planned feature, in partition order.
 pub fn table_inits(feature: &PlannedFeature, mode: InitMode) -> Vec<Uniform> {
-    let n = feature.cardinality as f64;
+    let n = feature.cardinality() as f64;
     let tables = feature.tables();
     let k = tables.len();
     if k == 1 {
@@ -71,7 +71,7 @@ pub fn table_inits(feature: &PlannedFeature, mode: InitMode) -> Vec<Uniform> {
             k
         ];
     }
-    match feature.combiner {
+    match feature.combiner() {
         Some(Combiner::Add) => vec![Uniform::symmetric((1.0 / (k as f64 * n)).sqrt()); k],
         Some(Combiner::Mult) => tables
             .iter()

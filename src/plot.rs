@@ -247,16 +247,16 @@ where
     let costs = plan.costs()?;
     let mut by_family: BTreeMap<String, Vec<(f64, f64)>> = BTreeMap::new();
     for (f, c) in plan.features.iter().zip(&costs.features) {
-        let label = match f.combiner {
-            Some(comb) => format!("{} {comb}", f.scheme.family()),
-            None => f.scheme.family().to_string(),
+        let label = match f.combiner() {
+            Some(comb) => format!("{} {comb}", f.scheme().family()),
+            None => f.scheme().family().to_string(),
         };
         by_family
             .entry(label)
             .or_default()
-            .push((f.cardinality as f64, (c.bytes as f64).max(1.0)));
+            .push((f.cardinality() as f64, (c.bytes as f64).max(1.0)));
     }
-    let xs = plan.features.iter().map(|f| f.cardinality as f64);
+    let xs = plan.features.iter().map(|f| f.cardinality() as f64);
     let max_n = xs.clone().fold(1.0, f64::max);
     let min_n = xs.fold(f64::INFINITY, f64::min).max(1.0);
     let ys = by_family.values().flatten().map(|p| p.1);

@@ -228,12 +228,12 @@ pub fn run_features(plan: &Plan, schema: &Schema) -> Result<Vec<RunFeature>> {
         .zip(&schema.features)
         .map(|(f, s)| {
             let params = f.cost(plan.dtype, plan.optimizer)?.params;
-            let full = f.cardinality as f64 * f64::from(f.dim);
+            let full = f.cardinality() as f64 * f64::from(f.dim());
             Ok(RunFeature {
-                name: f.name.clone(),
-                family: f.scheme.family().to_string(),
-                combiner: f.combiner.map(|c| c.name().to_string()),
-                tables: f.scheme.num_tables(),
+                name: f.name().to_string(),
+                family: f.scheme().family().to_string(),
+                combiner: f.combiner().map(|c| c.name().to_string()),
+                tables: f.scheme().num_tables(),
                 compression: full / params.max(1) as f64,
                 weight: s.weight,
             })
@@ -472,7 +472,7 @@ mod tests {
             let bytes = plan.costs().unwrap().total.bytes;
             assert!(bytes <= budget);
             // One collision fewer would not fit.
-            let m = plan.features[0].scheme.parameters()[0];
+            let m = plan.features[0].scheme().parameters()[0];
             let c = match fam(1) {
                 UniformFamily::Hash(_) => 5000u64.div_ceil(m),
                 _ => m,

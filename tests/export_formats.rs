@@ -170,7 +170,7 @@ fn dlrm_all_full_has_no_qr_flags() {
         features: dlrm_sample()
             .features
             .into_iter()
-            .filter(|f| f.scheme == Scheme::Full)
+            .filter(|f| *f.scheme() == Scheme::Full)
             .collect(),
         ..dlrm_sample()
     };
@@ -185,10 +185,10 @@ fn dlrm_all_full_has_no_qr_flags() {
 fn dlrm_concat_needs_every_feature_compressed() {
     let mut plan = dlrm_sample();
     for f in &mut plan.features {
-        if let Scheme::Qr { m } = f.scheme {
+        if let Scheme::Qr { m } = *f.scheme() {
             *f = PlannedFeature::new(
-                &f.name,
-                f.cardinality,
+                f.name(),
+                f.cardinality(),
                 32,
                 Scheme::Qr { m },
                 Some(Combiner::Concat),
@@ -201,7 +201,7 @@ fn dlrm_concat_needs_every_feature_compressed() {
         e.contains("2 x D but full ones at D; full features: 'C1', 'C3'"),
         "{e}"
     );
-    plan.features.retain(|f| f.scheme != Scheme::Full);
+    plan.features.retain(|f| *f.scheme() != Scheme::Full);
     let out = export(&plan, Format::Dlrm).unwrap();
     assert_eq!(
         out.text,
@@ -306,7 +306,7 @@ fn generated_python_compiles() {
     // Names are user text: quotes, backslashes and control characters must stay inside literals.
     let mut odd = sample();
     odd.name = Some("x\"\"\"\\".into());
-    odd.features[0].name = "we\"\"\"ird\\\n\u{0}".into();
+    odd.features[0].set_name("we\"\"\"ird\\\n\u{0}");
     let dir = tempfile::tempdir().unwrap();
     for (format, plan) in [Format::Pytorch, Format::Torchrec]
         .into_iter()

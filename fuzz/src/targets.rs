@@ -211,9 +211,9 @@ fn use_plan(plan: &Plan) {
     plan.costs()
         .expect("a loaded plan's counts were checked on load");
     for f in &plan.features {
-        let _ = f.scheme.describe();
-        if !matches!(f.scheme, Scheme::Explicit(_)) {
-            let _ = embplan::proof::prove(&f.scheme, f.cardinality);
+        let _ = f.scheme().describe();
+        if !matches!(f.scheme(), Scheme::Explicit(_)) {
+            let _ = embplan::proof::prove(&f.scheme(), f.cardinality());
         }
     }
     for format in embplan::export::Format::ALL {

@@ -147,8 +147,8 @@ pub fn render_table(
     for (i, f) in plan.features.iter().enumerate() {
         let c = costs.features[i];
         table.add_row(vec![
-            f.name.clone(),
-            group_thousands(f.cardinality),
+            f.name().to_string(),
+            group_thousands(f.cardinality()),
             scheme_label(f),
             table_shapes(f),
             group_thousands(c.params),
@@ -185,11 +185,11 @@ fn to_json<'a>(
         .iter()
         .enumerate()
         .map(|(i, f)| JsonFeature {
-            name: &f.name,
-            cardinality: f.cardinality,
-            dim: f.dim,
-            scheme: f.scheme.describe(),
-            combiner: f.combiner.map(|c| c.name()),
+            name: f.name(),
+            cardinality: f.cardinality(),
+            dim: f.dim(),
+            scheme: f.scheme().describe(),
+            combiner: f.combiner().map(|c| c.name()),
             tables: f
                 .tables()
                 .iter()

@@ -358,8 +358,8 @@ fn render(schema: &Schema, plan: &Plan, costs: &PlanCosts, s: &Summary) -> Strin
             .map(|full| format!("{:.2}×", compression_ratio(full.bytes, bytes)))
             .unwrap_or_else(|| "—".into());
         table.add_row(vec![
-            f.name.clone(),
-            group_thousands(f.cardinality),
+            f.name().to_string(),
+            group_thousands(f.cardinality()),
             scheme_label(f),
             table_shapes(f),
             format_iec(bytes),

@@ -44,9 +44,9 @@ pub fn table_shapes(f: &PlannedFeature) -> String {
 
 /// A feature's scheme with its combiner, e.g. `qr(4) mult`.
 pub fn scheme_label(f: &PlannedFeature) -> String {
-    match f.combiner {
-        Some(c) => format!("{} {c}", f.scheme.describe()),
-        None => f.scheme.describe(),
+    match f.combiner() {
+        Some(c) => format!("{} {c}", f.scheme().describe()),
+        None => f.scheme().describe(),
     }
 }
 

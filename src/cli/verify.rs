@@ -86,10 +86,10 @@ pub fn run(args: Args) -> Result<ExitCode> {
                 .iter()
                 .map(|f| {
                     verify_one(
-                        Some(&f.name),
-                        &f.scheme,
-                        f.cardinality,
-                        f.combiner,
+                        Some(f.name()),
+                        f.scheme(),
+                        f.cardinality(),
+                        f.combiner(),
                         args.exhaustive,
                     )
                 })

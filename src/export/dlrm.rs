@@ -33,7 +33,7 @@ const F32_EXACT_IDS: u64 = 1 << 24;
 fn names<'a>(features: impl IntoIterator<Item = &'a PlannedFeature>) -> String {
     features
         .into_iter()
-        .map(|f| format!("'{}'", f.name))
+        .map(|f| format!("'{}'", f.name()))
         .collect::<Vec<_>>()
         .join(", ")
 }
@@ -57,16 +57,16 @@ impl Exporter for Dlrm {
         let full: Vec<&PlannedFeature> = plan
             .features
             .iter()
-            .filter(|f| f.scheme == Scheme::Full)
+            .filter(|f| *f.scheme() == Scheme::Full)
             .collect();
         let mut qr: Vec<(u64, &PlannedFeature)> = Vec::new();
-        for f in plan.features.iter().filter(|f| f.scheme != Scheme::Full) {
-            match f.scheme {
-                Scheme::Qr { m } => qr.push((m, f)),
+        for f in plan.features.iter().filter(|f| *f.scheme() != Scheme::Full) {
+            match f.scheme() {
+                Scheme::Qr { m } => qr.push((*m, f)),
                 _ => problems.push(format!(
                     "feature '{}' uses {}, but DLRM compresses only with quotient-remainder (qr)",
-                    f.name,
-                    f.scheme.describe()
+                    f.name(),
+                    f.scheme().describe()
                 )),
             }
         }
@@ -78,7 +78,7 @@ impl Exporter for Dlrm {
         }
         let combiners: Vec<(&str, &PlannedFeature)> = qr
             .iter()
-            .map(|(_, f)| (f.combiner.map_or("none", Combiner::name), *f))
+            .map(|(_, f)| (f.combiner().map_or("none", Combiner::name), *f))
             .collect();
         if combiners.iter().any(|(c, _)| *c != combiners[0].0) {
             problems.push(format!(
@@ -87,10 +87,10 @@ impl Exporter for Dlrm {
             ));
         }
         for (m, f) in &qr {
-            if f.cardinality < *m {
+            if f.cardinality() < *m {
                 problems.push(format!(
                     "feature '{}' has n = {} < m = {m}: DLRM allocates all {m} remainder rows, the plan only {}",
-                    f.name, f.cardinality, f.cardinality
+                    f.name(), f.cardinality(), f.cardinality()
                 ));
             }
         }
@@ -100,13 +100,14 @@ impl Exporter for Dlrm {
         let expressible = plan
             .features
             .iter()
-            .filter(|f| matches!(f.scheme, Scheme::Full | Scheme::Qr { .. }));
+            .filter(|f| matches!(f.scheme(), Scheme::Full | Scheme::Qr { .. }));
         for f in expressible {
-            let d = f.table_dims[0];
-            if f.table_dims.iter().any(|&x| x != d) {
+            let d = f.table_dims()[0];
+            if f.table_dims().iter().any(|&x| x != d) {
                 problems.push(format!(
                     "feature '{}' has table dims {:?}, but DLRM gives both qr tables the same dim",
-                    f.name, f.table_dims
+                    f.name(),
+                    f.table_dims()
                 ));
             }
             dims.push((d, f));
@@ -117,24 +118,26 @@ impl Exporter for Dlrm {
                 grouped(&dims)
             ));
         }
-        let concat = qr.iter().any(|(_, f)| f.combiner == Some(Combiner::Concat));
+        let concat = qr
+            .iter()
+            .any(|(_, f)| f.combiner() == Some(Combiner::Concat));
         if concat && !full.is_empty() {
             problems.push(format!(
                 "with concat DLRM's qr features reach the interaction at 2 x D but full ones at D; full features: {}",
                 names(full.iter().copied())
             ));
         }
-        let threshold = full.iter().map(|f| f.cardinality).max().unwrap_or(0);
+        let threshold = full.iter().map(|f| f.cardinality()).max().unwrap_or(0);
         let below: Vec<&PlannedFeature> = qr
             .iter()
             .map(|(_, f)| *f)
-            .filter(|f| f.cardinality <= threshold)
+            .filter(|f| f.cardinality() <= threshold)
             .collect();
         if !below.is_empty() {
             let widest = full
                 .iter()
-                .find(|f| f.cardinality == threshold)
-                .map_or(String::new(), |f| f.name.clone());
+                .find(|f| f.cardinality() == threshold)
+                .map_or(String::new(), |f| f.name().to_string());
             problems.push(format!(
                 "DLRM compresses exactly the tables with n > --qr-threshold, but full feature '{widest}' has n = {threshold} and qr features {} have n <= {threshold}",
                 names(below)
@@ -150,7 +153,7 @@ impl Exporter for Dlrm {
         let sizes: Vec<String> = plan
             .features
             .iter()
-            .map(|f| f.cardinality.to_string())
+            .map(|f| f.cardinality().to_string())
             .collect();
         let d = dims.first().map_or(0, |(d, _)| *d);
         let mut text = format!(
@@ -161,7 +164,7 @@ impl Exporter for Dlrm {
             "with --data-generation=dataset DLRM takes table sizes from the data's counts, not --arch-embedding-size: they must equal the plan's cardinalities, in the plan's feature order".to_string(),
         ];
         if let Some((m, f)) = qr.first() {
-            let op = f.combiner.map_or("mult", Combiner::name);
+            let op = f.combiner().map_or("mult", Combiner::name);
             text.push_str(&format!(
                 " --qr-flag --qr-operation {op} --qr-collisions {m} --qr-threshold {threshold}"
             ));
@@ -179,7 +182,7 @@ impl Exporter for Dlrm {
             let large: Vec<&PlannedFeature> = qr
                 .iter()
                 .map(|(_, f)| *f)
-                .filter(|f| f.cardinality > F32_EXACT_IDS)
+                .filter(|f| f.cardinality() > F32_EXACT_IDS)
                 .collect();
             if !large.is_empty() {
                 warnings.push(format!(

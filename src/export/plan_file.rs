@@ -27,8 +27,8 @@ impl Exporter for PlanFile {
         let explicit: Vec<String> = plan
             .features
             .iter()
-            .filter_map(|f| match &f.scheme {
-                Scheme::Explicit(p) => Some(format!("'{}' ({})", f.name, p.path.display())),
+            .filter_map(|f| match f.scheme() {
+                Scheme::Explicit(p) => Some(format!("'{}' ({})", f.name(), p.path.display())),
                 _ => None,
             })
             .collect();

@@ -48,9 +48,9 @@ pub(crate) fn doc_escape(s: &str) -> String {
 /// name for one-table schemes, else `name__r`/`name__q` (qr), `name__d<j>` (mixed-radix
 /// digits), `name__c<j>` (crt) or `name__p<j>` (explicit partitions).
 pub fn sub_table_names(f: &PlannedFeature) -> Vec<String> {
-    let k = f.scheme.num_tables();
-    let suffixes: Vec<String> = match &f.scheme {
-        Scheme::Full | Scheme::Hash { .. } => return vec![f.name.clone()],
+    let k = f.scheme().num_tables();
+    let suffixes: Vec<String> = match f.scheme() {
+        Scheme::Full | Scheme::Hash { .. } => return vec![f.name().to_string()],
         Scheme::Qr { .. } => vec!["r".into(), "q".into()],
         Scheme::MixedRadix { .. } => (0..k).map(|j| format!("d{j}")).collect(),
         Scheme::Crt { .. } => (0..k).map(|j| format!("c{j}")).collect(),
@@ -58,7 +58,7 @@ pub fn sub_table_names(f: &PlannedFeature) -> Vec<String> {
     };
     suffixes
         .iter()
-        .map(|s| format!("{}__{s}", f.name))
+        .map(|s| format!("{}__{s}", f.name()))
         .collect()
 }
 
@@ -66,11 +66,11 @@ pub fn sub_table_names(f: &PlannedFeature) -> Vec<String> {
 pub(crate) fn check_limits(plan: &Plan) -> Result<()> {
     let mut problems = Vec::new();
     for f in &plan.features {
-        let name = &f.name;
-        if f.cardinality > I64_MAX {
+        let name = f.name();
+        if f.cardinality() > I64_MAX {
             problems.push(format!(
                 "feature '{name}': cardinality {} exceeds 2^63 - 1, the largest int64 id",
-                f.cardinality
+                f.cardinality()
             ));
             continue;
         }
@@ -80,7 +80,7 @@ pub(crate) fn check_limits(plan: &Plan) -> Result<()> {
                 t.rows
             ));
         }
-        if let Scheme::Explicit(p) = &f.scheme {
+        if let Scheme::Explicit(p) = f.scheme() {
             let ids = p.n.saturating_mul(p.columns.len() as u64);
             if ids > MAX_EMBEDDED_CLASS_IDS {
                 problems.push(format!(
@@ -151,14 +151,14 @@ pub(crate) fn docstring(plan: &Plan, title: &str, usage: &str) -> Result<String>
             .zip(f.tables())
             .map(|(name, t)| format!("{} {}x{}", doc_escape(name), t.rows, t.dim))
             .collect();
-        let combiner = f.combiner.map(|c| format!(" {c}")).unwrap_or_default();
+        let combiner = f.combiner().map(|c| format!(" {c}")).unwrap_or_default();
         let _ = writeln!(
             s,
             "    \"{}\": n={} dim={} {}{combiner}; {}",
-            doc_escape(&f.name),
-            f.cardinality,
-            f.dim,
-            doc_escape(&f.scheme.describe()),
+            doc_escape(f.name()),
+            f.cardinality(),
+            f.dim(),
+            doc_escape(&f.scheme().describe()),
             tables.join(", ")
         );
     }
@@ -172,19 +172,21 @@ pub(crate) fn docstring(plan: &Plan, title: &str, usage: &str) -> Result<String>
 pub(crate) fn features_literal(plan: &Plan) -> String {
     let mut s = String::from("FEATURES = [\n");
     for f in &plan.features {
-        let combiner = f.combiner.map_or("None".to_string(), |c| py_str(c.name()));
+        let combiner = f
+            .combiner()
+            .map_or("None".to_string(), |c| py_str(c.name()));
         let _ = writeln!(s, "    {{");
-        let _ = writeln!(s, "        \"name\": {},", py_str(&f.name));
-        let _ = writeln!(s, "        \"cardinality\": {},", f.cardinality);
-        let _ = writeln!(s, "        \"dim\": {},", f.dim);
-        let _ = writeln!(s, "        \"scheme\": {},", py_str(&f.scheme.describe()));
+        let _ = writeln!(s, "        \"name\": {},", py_str(f.name()));
+        let _ = writeln!(s, "        \"cardinality\": {},", f.cardinality());
+        let _ = writeln!(s, "        \"dim\": {},", f.dim());
+        let _ = writeln!(s, "        \"scheme\": {},", py_str(&f.scheme().describe()));
         let _ = writeln!(s, "        \"combiner\": {combiner},");
         let _ = writeln!(s, "        \"tables\": [");
         let inits = table_inits(f, InitMode::Standard);
         for (((name, shape), map), init) in sub_table_names(f)
             .iter()
             .zip(f.tables())
-            .zip(f.scheme.table_maps())
+            .zip(f.scheme().table_maps())
             .zip(inits)
         {
             let map = match map {

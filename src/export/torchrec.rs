@@ -97,10 +97,10 @@ impl Exporter for TorchRec {
         let mut seen: HashMap<String, &str> = HashMap::new();
         for f in &plan.features {
             for name in sub_table_names(f) {
-                if let Some(other) = seen.insert(name.clone(), &f.name) {
+                if let Some(other) = seen.insert(name.clone(), f.name()) {
                     bail!(
                         "cannot export to torchrec: features '{other}' and '{}' both give a table named '{name}'; rename one",
-                        f.name
+                        f.name()
                     );
                 }
             }

@@ -36,286 +36,14 @@ use serde::{Deserialize, Serialize};
 
 use crate::cost::Cost;
 use crate::partition::{Combiner, ExplicitPartitions, Scheme};
+use crate::plan::{Plan, PlannedFeature, PlannerInfo};
 use crate::schema::{Dtype, Optimizer, Schema, WideU64, wide_u64};
 use crate::source::Source;
 
 /// The plan file format version this build reads and writes.
 pub const PLAN_VERSION: u32 = 1;
 
-/// One table's shape.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct TableShape {
-    /// Rows (classes of its partition that some id reaches).
-    pub rows: u64,
-    /// Embedding dim of the table.
-    pub dim: u32,
-}
-
-/// A feature with its chosen scheme and combiner.
-#[derive(Debug, Clone, PartialEq)]
-pub struct PlannedFeature {
-    /// Feature name.
-    pub name: String,
-    /// Number of categories n.
-    pub cardinality: u64,
-    /// Output embedding dim.
-    pub dim: u32,
-    /// The partition scheme.
-    pub scheme: Scheme,
-    /// How the tables' rows are combined; `None` for one-table schemes.
-    pub combiner: Option<Combiner>,
-    /// Dim of every table, in partition order.
-    pub table_dims: Vec<u32>,
-    /// The planner's predicted loss increase, when a planner chose this.
-    pub predicted_loss: Option<f64>,
-}
-
-impl PlannedFeature {
-    /// Builds a feature, deriving table dims from the combiner (concat splits `dim` evenly).
-    pub fn new(
-        name: &str,
-        cardinality: u64,
-        dim: u32,
-        scheme: Scheme,
-        combiner: Option<Combiner>,
-    ) -> Result<PlannedFeature> {
-        let k = scheme.num_tables();
-        let table_dims = match combiner {
-            Some(Combiner::Concat) => {
-                crate::partition::concat_split(dim, k, 1).ok_or_else(|| {
-                    anyhow!(
-                        "feature '{name}': dim {dim} cannot be split across {k} concatenated tables"
-                    )
-                })?
-            }
-            _ => vec![dim; k],
-        };
-        Self::with_table_dims(name, cardinality, dim, scheme, combiner, table_dims)
-    }
-
-    /// Builds a feature with explicit table dims, validating shapes.
-    pub fn with_table_dims(
-        name: &str,
-        cardinality: u64,
-        dim: u32,
-        scheme: Scheme,
-        combiner: Option<Combiner>,
-        table_dims: Vec<u32>,
-    ) -> Result<PlannedFeature> {
-        let f = PlannedFeature {
-            name: name.to_string(),
-            cardinality,
-            dim,
-            scheme,
-            combiner,
-            table_dims,
-            predicted_loss: None,
-        };
-        f.validate()?;
-        Ok(f)
-    }
-
-    fn validate(&self) -> Result<()> {
-        let name = &self.name;
-        if self.dim == 0 {
-            bail!("feature '{name}': dim must be at least 1");
-        }
-        self.scheme
-            .validate(self.cardinality)
-            .with_context(|| format!("feature '{name}'"))?;
-        let k = self.scheme.num_tables();
-        match (k, self.combiner) {
-            (1, Some(c)) => bail!(
-                "feature '{name}': scheme {} has one table, so combiner '{c}' does not apply; remove it",
-                self.scheme.family()
-            ),
-            (k, None) if k > 1 => bail!(
-                "feature '{name}': scheme {} has {k} tables and needs a combiner (concat, add or mult)",
-                self.scheme.family()
-            ),
-            _ => {}
-        }
-        if self.table_dims.len() != k {
-            bail!(
-                "feature '{name}': {} table dims given but scheme {} has {k} tables",
-                self.table_dims.len(),
-                self.scheme.describe()
-            );
-        }
-        if self.table_dims.contains(&0) {
-            bail!("feature '{name}': every table dim must be at least 1");
-        }
-        match self.combiner {
-            Some(Combiner::Concat) => {
-                let sum: u64 = self.table_dims.iter().map(|&d| u64::from(d)).sum();
-                if sum != u64::from(self.dim) {
-                    bail!(
-                        "feature '{name}': concat table dims {:?} add up to {sum}, not the feature dim {}",
-                        self.table_dims,
-                        self.dim
-                    );
-                }
-            }
-            _ => {
-                if let Some(&d) = self.table_dims.iter().find(|&&d| d != self.dim) {
-                    bail!(
-                        "feature '{name}': with {} every table must have the feature dim {}, found {d}",
-                        self.combiner.map_or("one table", Combiner::name),
-                        self.dim
-                    );
-                }
-            }
-        }
-        Ok(())
-    }
-
-    /// The tables' shapes, in partition order.
-    pub fn tables(&self) -> Vec<TableShape> {
-        self.scheme
-            .table_rows(self.cardinality)
-            .into_iter()
-            .zip(&self.table_dims)
-            .map(|(rows, &dim)| TableShape { rows, dim })
-            .collect()
-    }
-
-    /// Counts per table, in partition order.
-    pub fn table_costs(&self, dtype: Dtype, optimizer: Optimizer) -> Result<Vec<Cost>> {
-        self.tables()
-            .iter()
-            .map(|t| Cost::of_table(t.rows, t.dim, dtype, optimizer))
-            .collect::<Result<_>>()
-            .with_context(|| format!("feature '{}'", self.name))
-    }
-
-    /// The feature's total counts.
-    pub fn cost(&self, dtype: Dtype, optimizer: Optimizer) -> Result<Cost> {
-        Cost::sum(self.table_costs(dtype, optimizer)?)
-            .with_context(|| format!("feature '{}'", self.name))
-    }
-
-    /// Counts of the same feature with one full table.
-    pub fn full_cost(&self, dtype: Dtype, optimizer: Optimizer) -> Result<Cost> {
-        Cost::of_table(self.cardinality, self.dim, dtype, optimizer)
-            .with_context(|| format!("feature '{}' as a full table", self.name))
-    }
-}
-
-/// What the planner recorded about how a plan was made (informational, not re-derived).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-pub struct PlannerInfo {
-    /// The budget the plan was made for, in bytes.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub budget_bytes: Option<u64>,
-    /// How the plan was made, e.g. `searched` or `uniform qr:4 mult threshold 200`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub method: Option<String>,
-    /// Sum of the features' predicted loss increases.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub predicted_loss: Option<f64>,
-    /// A lower bound on the predicted loss any plan within the budget can reach.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub lower_bound: Option<f64>,
-    /// Where the quality model's coefficients came from.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub quality_model: Option<String>,
-}
-
-/// A plan: every feature's scheme, combiner and table shapes.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Plan {
-    /// Dataset / schema name.
-    pub name: Option<String>,
-    /// Weight dtype.
-    pub dtype: Dtype,
-    /// Optimizer whose state is counted.
-    pub optimizer: Optimizer,
-    /// Features, in schema order.
-    pub features: Vec<PlannedFeature>,
-    /// How the plan was made, if a planner made it.
-    pub planner: Option<PlannerInfo>,
-}
-
-/// Counts of a whole plan.
-#[derive(Debug, Clone, PartialEq)]
-pub struct PlanCosts {
-    /// Per feature, per table.
-    pub tables: Vec<Vec<Cost>>,
-    /// Per feature.
-    pub features: Vec<Cost>,
-    /// Per feature, the full-table counts (`None` if they overflow u64).
-    pub full_features: Vec<Option<Cost>>,
-    /// The plan's total.
-    pub total: Cost,
-    /// The total with full tables (`None` if it overflows u64).
-    pub full_total: Option<Cost>,
-}
-
 impl Plan {
-    /// The plain plan: one full table per feature of the schema.
-    pub fn full_from_schema(schema: &Schema) -> Result<Plan> {
-        let features = schema
-            .features
-            .iter()
-            .map(|f| PlannedFeature::new(&f.name, f.cardinality, f.dim, Scheme::Full, None))
-            .collect::<Result<_>>()?;
-        Ok(Plan {
-            name: schema.name.clone(),
-            dtype: schema.dtype,
-            optimizer: schema.optimizer,
-            features,
-            planner: None,
-        })
-    }
-
-    /// Names of the features whose partitions are not complementary (some ids share every
-    /// row, e.g. the hashing trick), by the same proofs `verify` runs.
-    pub fn not_complementary(&self) -> Result<Vec<String>> {
-        let mut out = Vec::new();
-        for f in &self.features {
-            if !crate::proof::prove(&f.scheme, f.cardinality)?.complementary {
-                out.push(f.name.clone());
-            }
-        }
-        Ok(out)
-    }
-
-    /// Exact counts per table, per feature and in total.
-    pub fn costs(&self) -> Result<PlanCosts> {
-        let (dtype, opt) = (self.dtype, self.optimizer);
-        let tables = self
-            .features
-            .iter()
-            .map(|f| f.table_costs(dtype, opt))
-            .collect::<Result<Vec<_>>>()?;
-        let features = tables
-            .iter()
-            .zip(&self.features)
-            .map(|(t, f)| {
-                Cost::sum(t.iter().copied()).with_context(|| format!("feature '{}'", f.name))
-            })
-            .collect::<Result<Vec<_>>>()?;
-        let total = Cost::sum(features.iter().copied()).context("plan total")?;
-        let full_features: Vec<Option<Cost>> = self
-            .features
-            .iter()
-            .map(|f| f.full_cost(dtype, opt).ok())
-            .collect();
-        let full_total = full_features
-            .iter()
-            .copied()
-            .collect::<Option<Vec<Cost>>>()
-            .and_then(|all| Cost::sum(all).ok());
-        Ok(PlanCosts {
-            tables,
-            features,
-            full_features,
-            total,
-            full_total,
-        })
-    }
-
     /// Loads and validates a plan file (`.toml` or `.json`).
     pub fn load(path: &Path) -> Result<Plan> {
         let text = std::fs::read_to_string(path)
@@ -517,7 +245,7 @@ fn narrow(values: Option<&[WideU64]>) -> Vec<u64> {
 impl RawFeature {
     fn from_feature(f: &PlannedFeature, tables: &[Cost], cost: Cost) -> RawFeature {
         let (mut m, mut radices, mut moduli, mut partitions) = (None, None, None, None);
-        match &f.scheme {
+        match f.scheme() {
             Scheme::Full => {}
             Scheme::Hash { m: v } | Scheme::Qr { m: v } => m = Some(WideU64(*v)),
             Scheme::MixedRadix { radices: r } => radices = Some(wide(r)),
@@ -525,15 +253,15 @@ impl RawFeature {
             Scheme::Explicit(p) => partitions = Some(p.path.clone()),
         }
         RawFeature {
-            name: f.name.clone(),
-            cardinality: f.cardinality,
-            dim: f.dim,
-            scheme: f.scheme.family().to_string(),
+            name: f.name().to_string(),
+            cardinality: f.cardinality(),
+            dim: f.dim(),
+            scheme: f.scheme().family().to_string(),
             m,
             radices,
             moduli,
             partitions,
-            combiner: f.combiner,
+            combiner: f.combiner(),
             predicted_loss: f.predicted_loss,
             cost,
             tables: f
@@ -634,9 +362,9 @@ impl RawFeature {
                     "table {} stores {} rows but {} needs {} rows for cardinality {}",
                     j + 1,
                     table.rows,
-                    f.scheme.describe(),
+                    f.scheme().describe(),
                     shape.rows,
-                    f.cardinality
+                    f.cardinality()
                 );
             }
             check_cost(&format!("table {}", j + 1), table.cost, *cost)?;
@@ -807,7 +535,7 @@ mod tests {
             let features: Vec<PlannedFeature> = features
                 .into_iter()
                 .enumerate()
-                .map(|(i, mut f)| { f.name = format!("f{i}"); f })
+                .map(|(i, mut f)| { f.set_name(format!("f{i}")); f })
                 .collect();
             let plan = Plan { name: None, dtype, optimizer: opt, features, planner: None };
             let costs = plan.costs().unwrap();
@@ -815,7 +543,7 @@ mod tests {
                 let rows: u64 = f.tables().iter().map(|t| t.rows).sum();
                 let params: u64 = f.tables().iter().map(|t| t.rows * u64::from(t.dim)).sum();
                 proptest::prop_assert_eq!(c.params, params);
-                proptest::prop_assert!(rows <= f.scheme.num_tables() as u64 * f.cardinality);
+                proptest::prop_assert!(rows <= f.scheme().num_tables() as u64 * f.cardinality());
                 proptest::prop_assert_eq!(c.bytes, c.weight_bytes + c.optimizer_bytes);
             }
             let text = plan.to_toml_string().unwrap();
@@ -825,12 +553,5 @@ mod tests {
             let back = Plan::from_json(&Source::new("p.json", &text), Path::new(".")).unwrap();
             proptest::prop_assert_eq!(back, plan);
         }
-    }
-
-    #[test]
-    fn concat_dims_follow_the_split_rule() {
-        let f = &sample().features[2];
-        assert_eq!(f.table_dims, vec![6, 5, 5]);
-        assert_eq!(f.tables()[0], TableShape { rows: 7, dim: 6 });
     }
 }

@@ -1,20 +1,24 @@
-//! Plans: the shared file format, and the planner that makes them.
+//! Plans: the domain types ([`domain`], [`feature`]), the shared file format
+//! ([`file`](mod@file)), and the planner that makes them.
 //!
 //! The planner is library code: [`search`] fits a schema to a byte budget, [`uniform()`] builds
 //! DLRM-style baselines; both return [`Plan`]s in the one file format.
 
 pub mod bound;
 pub mod candidates;
+pub mod domain;
+pub mod feature;
 pub mod file;
 pub mod frontier;
+pub mod greedy;
 pub mod quality;
 pub mod solver;
 pub mod uniform;
 
 pub use candidates::SearchSpace;
-pub use file::{
-    InputKind, PLAN_VERSION, Plan, PlanCosts, PlanFormat, PlannedFeature, PlannerInfo, TableShape,
-};
+pub use domain::{Plan, PlanCosts, PlannerInfo};
+pub use feature::{PlannedFeature, TableShape};
+pub use file::{InputKind, PLAN_VERSION, PlanFormat};
 pub use quality::{Family, QualityModel};
 pub use solver::{InfeasibleBudget, SearchOptions, SearchOutcome, search};
 pub use uniform::{UniformFamily, UniformSpec, uniform};

@@ -12,7 +12,8 @@
 //! 3. Greedy fill: the scan goes on past steps that do not fit. When a feature's step does
 //!    not fit, the feature is blocked on the hull, and the hull of its Pareto points between
 //!    the two hull points (which all save loss no faster than the blocked step) is merged
-//!    into the scan, so leftover bytes reach non-hull candidates too.
+//!    into the scan, so leftover bytes reach non-hull candidates too. Steps 2 and 3 are the
+//!    scan of [`crate::plan::greedy`].
 //! 4. Schemas of up to [`MAX_FEATURES`] features also get the whole-model Pareto frontier
 //!    ([`crate::plan::frontier`]); the better of its plan and the greedy one is returned.
 //!    When the frontier is exact, its plan is the optimum and is the bound.
@@ -27,20 +28,16 @@
 //! The frontier is built without looking at the budget, so its best plan within B is
 //! monotone too, and so is the better of the two.
 
-use std::cmp::Ordering;
-use std::collections::{BinaryHeap, HashMap};
 use std::fmt;
 
 use anyhow::{Result, bail};
-use rayon::prelude::*;
 
 use crate::cost::Cost;
 use crate::partition::Combiner;
-use crate::plan::bound::{Edge, Problem, cmp_ratio, tighten};
-use crate::plan::candidates::{
-    Candidate, CandidateKey, SearchSpace, evaluate, lower_hull, lower_hull_indices, pareto,
-};
+use crate::plan::bound::{Problem, tighten};
+use crate::plan::candidates::{Candidate, CandidateKey, SearchSpace, evaluate, pareto};
 use crate::plan::frontier::{Frontier, MAX_FEATURES};
+use crate::plan::greedy::{self, Greedy};
 use crate::plan::quality::{QualityModel, from_fixed};
 use crate::plan::{Plan, PlannedFeature, PlannerInfo};
 use crate::schema::Schema;
@@ -105,55 +102,6 @@ impl fmt::Display for InfeasibleBudget {
 
 impl std::error::Error for InfeasibleBudget {}
 
-/// An edge of a feature's hull, or of a refined sub-hull.
-#[derive(Debug, Clone, Copy)]
-struct Step {
-    feature: u32,
-    from: Candidate,
-    to: Candidate,
-}
-
-impl Step {
-    fn gain(&self) -> u64 {
-        self.from.loss - self.to.loss
-    }
-    fn price(&self) -> u64 {
-        self.to.bytes - self.from.bytes
-    }
-    /// Scan order: higher ratio first, then lower feature index, then cheaper start.
-    fn priority(&self, other: &Step) -> Ordering {
-        cmp_ratio(self.gain(), self.price(), other.gain(), other.price())
-            .then(other.feature.cmp(&self.feature))
-            .then(other.from.bytes.cmp(&self.from.bytes))
-    }
-}
-
-impl PartialEq for Step {
-    fn eq(&self, other: &Self) -> bool {
-        self.priority(other) == Ordering::Equal
-    }
-}
-impl Eq for Step {}
-impl PartialOrd for Step {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-impl Ord for Step {
-    fn cmp(&self, other: &Self) -> Ordering {
-        self.priority(other)
-    }
-}
-
-/// Scan order between a hull edge and a refined step: `Greater` when the edge comes first.
-/// Equal ratios go to the lower feature index; within one feature the edge goes first (it is
-/// stale then anyway: refined steps exist only for blocked features).
-fn edge_before_step(e: &Edge, s: &Step) -> Ordering {
-    cmp_ratio(e.gain, e.price, s.gain(), s.price())
-        .then(s.feature.cmp(&e.feature))
-        .then(Ordering::Greater)
-}
-
 /// Describes a search space for plan files and output.
 pub fn describe_space(space: &SearchSpace) -> String {
     let families: Vec<&str> = space.families.iter().map(|f| f.name()).collect();
@@ -173,278 +121,51 @@ pub fn describe_space(space: &SearchSpace) -> String {
 pub fn search(schema: &Schema, budget: u64, options: &SearchOptions) -> Result<SearchOutcome> {
     let (space, model) = (&options.space, &options.model);
     let (dtype, opt) = (schema.dtype, schema.optimizer);
-    if space.dim_multiple == 0 {
-        bail!("the table dim multiple must be at least 1");
-    }
-    if space.combiners.is_empty()
-        && space
-            .families
-            .iter()
-            .any(|&f| f != crate::plan::quality::Family::Hash)
-    {
-        bail!("no combiner allowed: multi-table families need at least one of mult, add, concat");
-    }
-    if u32::try_from(schema.features.len()).is_err() {
-        bail!("too many features (more than 2^32)");
-    }
-    // Per feature its hull, and a bit per hull edge (the first 128) telling whether Pareto
-    // points lie strictly between the edge's ends (else a blocked edge needs no refinement).
-    let (hulls, gaps): (Vec<Vec<Candidate>>, Vec<u128>) = schema
-        .features
-        .par_iter()
-        .map(|f| {
-            let front = pareto(evaluate(f, space, model, dtype, opt)?);
-            let idx = lower_hull_indices(&front);
-            let gaps = idx.windows(2).enumerate().fold(0u128, |acc, (j, w)| {
-                if j >= 128 || w[1] - w[0] > 1 {
-                    acc | (1u128 << j.min(127))
-                } else {
-                    acc
-                }
-            });
-            Ok((idx.into_iter().map(|i| front[i]).collect(), gaps))
-        })
-        .collect::<Vec<Result<_>>>()
-        .into_iter()
-        .collect::<Result<Vec<_>>>()?
-        .into_iter()
-        .unzip();
-
-    let min_bytes = hulls.iter().map(|h| u128::from(h[0].bytes)).sum::<u128>();
-    let Ok(min_bytes) = u64::try_from(min_bytes) else {
-        bail!("even the smallest plan needs more than 2^64 bytes");
-    };
-    if budget < min_bytes {
-        return Err(InfeasibleBudget {
-            budget,
-            minimum: min_bytes,
-        }
-        .into());
-    }
-    let full_bytes = Cost::sum(
-        schema
-            .features
-            .iter()
-            .filter_map(|f| Cost::of_table(f.cardinality, f.dim, dtype, opt).ok()),
-    )
-    .ok()
-    .filter(|_| {
-        hulls
-            .iter()
-            .all(|h| h.last().is_some_and(|c| c.key == CandidateKey::FULL))
-    })
-    .map(|c| c.bytes);
-
-    let mut loss: u128 = hulls.iter().map(|h| u128::from(h[0].loss)).sum();
-    let mut bound: Option<f64> = None;
-    let mut relaxation: Option<f64> = None;
-    let mut lambda: Option<f64> = None;
+    check_space(schema, space)?;
+    let front = fronts(schema, options);
+    let (hulls, gaps) = greedy::hulls(schema.features.len(), &front)?;
+    let min_bytes = min_bytes(&hulls, budget)?;
+    let full_bytes = full_bytes(schema, &hulls);
     let at_full = full_bytes.is_some_and(|f| budget >= f);
-
-    // Where each feature stands: its hull index (with BLOCKED set once a hull step did not
-    // fit), or a non-hull point reached through refinement (`off_hull`). A dense u32 per
-    // feature keeps the scan's random accesses in cache for a million features.
-    const BLOCKED: u32 = 1 << 31;
-    let mut pos: Vec<u32> = vec![0; hulls.len()];
-    let mut off_hull: HashMap<u32, Candidate> = HashMap::new();
-    let mut sorted_edges: Option<Vec<Edge>> = None;
-    if at_full {
-        for (p, h) in pos.iter_mut().zip(&hulls) {
-            *p = (h.len() - 1) as u32;
-        }
-        loss = 0;
+    let greedy = if at_full {
+        Greedy::full(&hulls)
     } else {
-        let mut steps: Vec<Edge> = hulls
-            .iter()
-            .enumerate()
-            .flat_map(|(i, h)| {
-                h.windows(2).enumerate().map(move |(j, w)| Edge {
-                    gain: w[0].loss - w[1].loss,
-                    price: w[1].bytes - w[0].bytes,
-                    feature: i as u32,
-                    to: j as u32 + 1,
-                })
-            })
-            .collect();
-        steps.par_sort_unstable_by(|a, b| b.priority(a));
-        let mut refined: BinaryHeap<Step> = BinaryHeap::new();
-        let mut cap = budget - min_bytes;
-        let mut next = 0;
-        loop {
-            // The next step in scan order: a hull edge from the sorted list, or a refined
-            // step (between blocked hull points) from the heap.
-            let (f, gain, price, from, to) = match (steps.get(next), refined.peek()) {
-                (None, None) => break,
-                (Some(e), Some(r)) if edge_before_step(e, r) == Ordering::Less => {
-                    let r = refined.pop().expect("peeked");
-                    (r.feature as usize, r.gain(), r.price(), Some(r.from), r.to)
-                }
-                (Some(e), _) => {
-                    next += 1;
-                    let f = e.feature as usize;
-                    if pos[f] != e.to - 1 {
-                        continue; // blocked, or an earlier hull step was not taken
-                    }
-                    if e.price <= cap {
-                        cap -= e.price;
-                        loss -= u128::from(e.gain);
-                        pos[f] = e.to;
-                        continue;
-                    }
-                    (f, e.gain, e.price, None, hulls[f][e.to as usize])
-                }
-                (None, Some(_)) => {
-                    let r = refined.pop().expect("peeked");
-                    (r.feature as usize, r.gain(), r.price(), Some(r.from), r.to)
-                }
-            };
-            let current = off_hull
-                .get(&(f as u32))
-                .copied()
-                .unwrap_or(hulls[f][(pos[f] & !BLOCKED) as usize]);
-            if let Some(from) = from {
-                // A refined step: valid only from where the feature stands.
-                if current != from {
-                    continue;
-                }
-                if price <= cap {
-                    cap -= price;
-                    loss -= u128::from(gain);
-                    off_hull.insert(f as u32, to);
-                    continue;
-                }
-            }
-            // The step does not fit.
-            if bound.is_none() {
-                // The first step that does not fit: the relaxation takes it fractionally.
-                let fraction = cap as f64 / price as f64;
-                bound = Some(from_fixed(loss) - from_fixed(u128::from(gain)) * fraction);
-                lambda = Some(from_fixed(u128::from(gain)) / price as f64 * (1u64 << 30) as f64);
-            }
-            let gap = match from {
-                Some(_) => true,
-                None => {
-                    let j = (pos[f] & !BLOCKED) as usize;
-                    pos[f] |= BLOCKED;
-                    gaps[f] & (1u128 << j.min(127)) != 0
-                }
-            };
-            if !gap {
-                continue; // blocked, and nothing lies between the ends to fall back on
-            }
-            // Blocked: merge the hull of the Pareto points strictly between the two ends.
-            let front = pareto(evaluate(&schema.features[f], space, model, dtype, opt)?);
-            let mut between = vec![current];
-            between.extend(
-                front
-                    .iter()
-                    .filter(|c| c.bytes > current.bytes && c.bytes < to.bytes),
-            );
-            for w in lower_hull(&between).windows(2) {
-                refined.push(Step {
-                    feature: f as u32,
-                    from: w[0],
-                    to: w[1],
-                });
-            }
-        }
-        relaxation = bound;
-        sorted_edges = Some(steps);
-    }
-    let mut current: Vec<Candidate> = (0..hulls.len())
-        .map(|f| {
-            off_hull
-                .get(&(f as u32))
-                .copied()
-                .unwrap_or(hulls[f][(pos[f] & !BLOCKED) as usize])
-        })
-        .collect();
+        greedy::scan(&hulls, &gaps, budget - min_bytes, &front)?
+    };
+    let mut best = Incumbent {
+        chosen: greedy.chosen,
+        loss: greedy.loss,
+        bound: greedy.relaxation,
+        solver: "greedy",
+    };
     // Small schemas: the better of the greedy plan and the whole-model Pareto frontier's.
-    let mut solver = "greedy";
     if !at_full && schema.features.len() <= MAX_FEATURES {
-        let fronts: Vec<Vec<Candidate>> = schema
-            .features
-            .iter()
-            .map(|f| Ok(pareto(evaluate(f, space, model, dtype, opt)?)))
-            .collect::<Result<_>>()?;
-        let frontier = Frontier::build(&fronts);
-        if let Some((frontier, (best, choice))) = frontier
-            .as_ref()
-            .and_then(|f| Some((f, f.best_within(budget)?)))
-        {
-            if best < loss {
-                loss = best;
-                current = choice
-                    .iter()
-                    .enumerate()
-                    .map(|(f, &j)| fronts[f][j])
-                    .collect();
-                solver = "Pareto frontier";
-            }
-            if frontier.exact {
-                // The exact frontier's best point is the optimum: nothing can beat it.
-                bound = Some(from_fixed(loss));
-                solver = if solver == "greedy" {
-                    "greedy, proved optimal by the exact Pareto frontier"
-                } else {
-                    "exact Pareto frontier (optimal)"
-                };
-            }
-        }
+        best.try_frontier(schema.features.len(), budget, &front)?;
     }
     // Branch and bound, unless the exact frontier already gave the optimum as the bound.
-    if let (Some(root), Some(edges)) = (bound, sorted_edges.as_deref())
-        && relaxation.is_some_and(|r| r == root)
+    if let Some(root) = best.bound
+        && greedy.relaxation.is_some_and(|r| r == root)
     {
         let problem = Problem {
             hulls: &hulls,
-            edges,
+            edges: &greedy.edges,
             budget,
-            front: |f: usize| {
-                let feature = &schema.features[f];
-                Ok(pareto(evaluate(feature, space, model, dtype, opt)?))
-            },
+            front: &front,
         };
-        bound = Some(tighten(problem, root, from_fixed(loss))?);
+        best.bound = Some(tighten(problem, root, from_fixed(best.loss))?);
     }
 
-    let total_bytes: u64 = current.iter().map(|c| c.bytes).sum();
-    let predicted_loss = from_fixed(loss);
+    let total_bytes: u64 = best.chosen.iter().map(|c| c.bytes).sum();
+    let predicted_loss = from_fixed(best.loss);
+    let (bound, relaxation) = (best.bound, greedy.relaxation);
     let lower_bound = bound.unwrap_or(predicted_loss).min(predicted_loss).max(0.0);
     let relaxation_bound = relaxation.unwrap_or(lower_bound).min(lower_bound).max(0.0);
-    let features = schema
-        .features
-        .iter()
-        .zip(&current)
-        .map(|(f, c)| {
-            let n = f.cardinality;
-            let dims = c
-                .key
-                .table_dims(f.dim, space.dim_multiple)
-                .expect("candidates only exist for dims that split");
-            let combiner: Option<Combiner> = c.key.combiner;
-            let mut p = PlannedFeature::with_table_dims(
-                &f.name,
-                n,
-                f.dim,
-                c.key.scheme(n),
-                combiner,
-                dims,
-            )?;
-            p.predicted_loss = Some(from_fixed(u128::from(c.loss)));
-            Ok(p)
-        })
-        .collect::<Result<Vec<_>>>()?;
-    let method = if at_full {
-        "searched: the budget holds the full model, every table stays full".to_string()
-    } else {
-        format!("{}; solver: {solver}", describe_space(space))
-    };
+    let method = method(at_full, space, best.solver);
     let plan = Plan {
         name: schema.name.clone(),
         dtype,
         optimizer: opt,
-        features,
+        features: planned_features(schema, &best.chosen, space.dim_multiple)?,
         planner: Some(PlannerInfo {
             budget_bytes: Some(budget),
             method: Some(method),
@@ -463,8 +184,168 @@ pub fn search(schema: &Schema, budget: u64, options: &SearchOptions) -> Result<S
         predicted_loss,
         lower_bound,
         relaxation_bound,
-        loss_per_gib: lambda,
+        loss_per_gib: greedy.lambda,
     })
+}
+
+/// A feature's Pareto front in the search space, regenerated where a phase needs it again.
+fn fronts<'a>(
+    schema: &'a Schema,
+    options: &'a SearchOptions,
+) -> impl Fn(usize) -> Result<Vec<Candidate>> + Sync + 'a {
+    let (space, model) = (&options.space, &options.model);
+    let (dtype, opt) = (schema.dtype, schema.optimizer);
+    move |f| {
+        let feature = &schema.features[f];
+        Ok(pareto(evaluate(feature, space, model, dtype, opt)?))
+    }
+}
+
+/// How the plan was made, for the plan file.
+fn method(at_full: bool, space: &SearchSpace, solver: &str) -> String {
+    if at_full {
+        "searched: the budget holds the full model, every table stays full".to_string()
+    } else {
+        format!("{}; solver: {solver}", describe_space(space))
+    }
+}
+
+/// Refuses search spaces no plan can come from.
+fn check_space(schema: &Schema, space: &SearchSpace) -> Result<()> {
+    if space.dim_multiple == 0 {
+        bail!("the table dim multiple must be at least 1");
+    }
+    if space.combiners.is_empty()
+        && space
+            .families
+            .iter()
+            .any(|&f| f != crate::plan::quality::Family::Hash)
+    {
+        bail!("no combiner allowed: multi-table families need at least one of mult, add, concat");
+    }
+    if u32::try_from(schema.features.len()).is_err() {
+        bail!("too many features (more than 2^32)");
+    }
+    Ok(())
+}
+
+/// The smallest plan's bytes: every feature at its cheapest candidate. An
+/// [`InfeasibleBudget`] when `budget` is below it.
+fn min_bytes(hulls: &[Vec<Candidate>], budget: u64) -> Result<u64> {
+    let min_bytes = hulls.iter().map(|h| u128::from(h[0].bytes)).sum::<u128>();
+    let Ok(min_bytes) = u64::try_from(min_bytes) else {
+        bail!("even the smallest plan needs more than 2^64 bytes");
+    };
+    if budget < min_bytes {
+        return Err(InfeasibleBudget {
+            budget,
+            minimum: min_bytes,
+        }
+        .into());
+    }
+    Ok(min_bytes)
+}
+
+/// The full model's bytes, when every hull ends at the full table and the sum fits u64.
+fn full_bytes(schema: &Schema, hulls: &[Vec<Candidate>]) -> Option<u64> {
+    let (dtype, opt) = (schema.dtype, schema.optimizer);
+    Cost::sum(
+        schema
+            .features
+            .iter()
+            .filter_map(|f| Cost::of_table(f.cardinality, f.dim, dtype, opt).ok()),
+    )
+    .ok()
+    .filter(|_| {
+        hulls
+            .iter()
+            .all(|h| h.last().is_some_and(|c| c.key == CandidateKey::FULL))
+    })
+    .map(|c| c.bytes)
+}
+
+/// The best plan found so far and what is known about the optimum.
+struct Incumbent {
+    /// Each feature's candidate.
+    chosen: Vec<Candidate>,
+    /// Their summed predicted loss (fixed point).
+    loss: u128,
+    /// A lower bound on the optimum's loss, when one is known.
+    bound: Option<f64>,
+    /// Which solver found the plan, for the plan file.
+    solver: &'static str,
+}
+
+impl Incumbent {
+    /// Builds the whole-model Pareto frontier of `n` features (see [`crate::plan::frontier`])
+    /// and takes its best plan within `budget` when it beats this one. When the frontier is
+    /// exact, its best point is the optimum and becomes the bound.
+    fn try_frontier<F: Fn(usize) -> Result<Vec<Candidate>>>(
+        &mut self,
+        n: usize,
+        budget: u64,
+        front: &F,
+    ) -> Result<()> {
+        let fronts: Vec<Vec<Candidate>> = (0..n).map(front).collect::<Result<_>>()?;
+        let frontier = Frontier::build(&fronts);
+        let Some((frontier, (best, choice))) = frontier
+            .as_ref()
+            .and_then(|f| Some((f, f.best_within(budget)?)))
+        else {
+            return Ok(());
+        };
+        if best < self.loss {
+            self.loss = best;
+            self.chosen = choice
+                .iter()
+                .enumerate()
+                .map(|(f, &j)| fronts[f][j])
+                .collect();
+            self.solver = "Pareto frontier";
+        }
+        if frontier.exact {
+            // The exact frontier's best point is the optimum: nothing can beat it.
+            self.bound = Some(from_fixed(self.loss));
+            self.solver = if self.solver == "greedy" {
+                "greedy, proved optimal by the exact Pareto frontier"
+            } else {
+                "exact Pareto frontier (optimal)"
+            };
+        }
+        Ok(())
+    }
+}
+
+/// The plan's features: each schema feature with its chosen candidate's scheme, combiner and
+/// table dims, and its predicted loss.
+fn planned_features(
+    schema: &Schema,
+    chosen: &[Candidate],
+    dim_multiple: u32,
+) -> Result<Vec<PlannedFeature>> {
+    schema
+        .features
+        .iter()
+        .zip(chosen)
+        .map(|(f, c)| {
+            let n = f.cardinality;
+            let dims = c
+                .key
+                .table_dims(f.dim, dim_multiple)
+                .expect("candidates only exist for dims that split");
+            let combiner: Option<Combiner> = c.key.combiner;
+            let mut p = PlannedFeature::with_table_dims(
+                &f.name,
+                n,
+                f.dim,
+                c.key.scheme(n),
+                combiner,
+                dims,
+            )?;
+            p.predicted_loss = Some(from_fixed(u128::from(c.loss)));
+            Ok(p)
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -541,7 +422,12 @@ mod tests {
         let out = search(&s, full, &opts).unwrap();
         assert!(out.at_full);
         assert_eq!(out.predicted_loss, 0.0);
-        assert!(out.plan.features.iter().all(|f| f.scheme == Scheme::Full));
+        assert!(
+            out.plan
+                .features
+                .iter()
+                .all(|f| *f.scheme() == Scheme::Full)
+        );
         assert_eq!(out.total_bytes, full);
         let below = search(&s, full - 1, &opts).unwrap();
         assert!(!below.at_full && below.predicted_loss > 0.0);
@@ -569,8 +455,8 @@ mod tests {
         let (min, full) = bounds(&s, &opts);
         let out = search(&s, (min + full) / 8, &opts).unwrap();
         for f in &out.plan.features {
-            assert!(matches!(f.scheme, Scheme::Full | Scheme::Qr { .. }));
-            assert!(f.combiner.is_none() || f.combiner == Some(Combiner::Concat));
+            assert!(matches!(f.scheme(), Scheme::Full | Scheme::Qr { .. }));
+            assert!(f.combiner().is_none() || f.combiner() == Some(Combiner::Concat));
         }
         opts.space.families = vec![Family::Hash];
         let out = search(&s, min, &opts).unwrap();
@@ -578,7 +464,7 @@ mod tests {
             out.plan
                 .features
                 .iter()
-                .any(|f| f.scheme.family() == "hash")
+                .any(|f| f.scheme().family() == "hash")
         );
     }
 
@@ -628,8 +514,8 @@ mod tests {
             prop_assert_eq!(out.plan.costs().unwrap().total.bytes, out.total_bytes);
             prop_assert!(out.lower_bound <= out.predicted_loss);
             for f in &out.plan.features {
-                prop_assert!(prove(&f.scheme, f.cardinality).unwrap().complementary);
-                prop_assert!(f.table_dims.iter().all(|d| d % multiple == 0));
+                prop_assert!(prove(f.scheme(), f.cardinality()).unwrap().complementary);
+                prop_assert!(f.table_dims().iter().all(|d| d % multiple == 0));
             }
             let again = search(&s, budget, &opts).unwrap();
             prop_assert_eq!(
@@ -670,15 +556,15 @@ mod tests {
             let (min, full) = bounds(&s, &opts);
             let budget = min + (full.saturating_sub(min) as f64 * at) as u64;
             let out = search(&s, budget, &opts).unwrap();
-            prop_assert!(out.plan.features.iter().all(|f| f.scheme.family() != "hash"));
+            prop_assert!(out.plan.features.iter().all(|f| f.scheme().family() != "hash"));
             let mut hashy = SearchOptions::default();
             hashy.space.families.push(Family::Hash);
             let (hmin, _) = bounds(&s, &hashy);
             prop_assert!(hmin <= min);
             let out = search(&s, budget, &hashy).unwrap();
             for f in &out.plan.features {
-                if f.scheme.family() != "hash" {
-                    prop_assert!(prove(&f.scheme, f.cardinality).unwrap().complementary);
+                if f.scheme().family() != "hash" {
+                    prop_assert!(prove(f.scheme(), f.cardinality()).unwrap().complementary);
                 }
             }
         }

@@ -195,15 +195,15 @@ mod tests {
             dim_multiple: 1,
         };
         let p = uniform(&schema(), &spec, &model).unwrap();
-        assert_eq!(p.features[0].scheme, Scheme::Full);
-        assert_eq!(p.features[1].scheme, Scheme::Qr { m: 4 });
+        assert_eq!(*p.features[0].scheme(), Scheme::Full);
+        assert_eq!(*p.features[1].scheme(), Scheme::Qr { m: 4 });
         assert_eq!(p.features[1].tables()[1].rows, 251);
         let spec = UniformSpec {
             family: UniformFamily::Hash(4),
             ..spec
         };
         let p = uniform(&schema(), &spec, &model).unwrap();
-        assert_eq!(p.features[1].scheme, Scheme::Hash { m: 251 });
+        assert_eq!(*p.features[1].scheme(), Scheme::Hash { m: 251 });
         assert!(p.planner.unwrap().predicted_loss.unwrap() > 0.0);
     }
 }

@@ -155,8 +155,8 @@ pub fn feature_specs(plan: &Plan) -> Vec<FeatureSpec> {
     plan.features
         .iter()
         .map(|f| FeatureSpec {
-            name: f.name.clone(),
-            cardinality: f.cardinality,
+            name: f.name().to_string(),
+            cardinality: f.cardinality(),
         })
         .collect()
 }
@@ -258,12 +258,12 @@ fn check_split(plan: &Plan, data: &Dataset, split: &Split) -> Result<()> {
     }
     for (i, row) in split.ids.chunks_exact(nf.max(1)).enumerate() {
         for (f, &id) in plan.features.iter().zip(row) {
-            if u64::from(id) >= f.cardinality {
+            if u64::from(id) >= f.cardinality() {
                 bail!(
                     "example {}: id {id} of feature '{}' is out of range: expected [0, {})",
                     i + 1,
-                    f.name,
-                    f.cardinality
+                    f.name(),
+                    f.cardinality()
                 );
             }
         }

@@ -63,7 +63,7 @@ fn small_split(plan: &Plan, rows: usize, n_dense: usize, seed: u64) -> Split {
     let mut split = Split::default();
     for r in 0..rows {
         for f in &plan.features {
-            split.ids.push((next() % f.cardinality) as u32);
+            split.ids.push((next() % f.cardinality()) as u32);
         }
         for _ in 0..n_dense {
             split.dense.push((next() % 1000) as f32 / 500.0);
@@ -182,7 +182,7 @@ fn a_step_leaves_rows_outside_the_batch_unchanged() {
                 .iter()
                 .map(|f| f.tables().len())
                 .sum::<usize>();
-            for (j, map) in feature.scheme.table_maps().iter().enumerate() {
+            for (j, map) in feature.scheme().table_maps().iter().enumerate() {
                 let t = first + j;
                 let touched: Vec<u64> = (0..4)
                     .map(|e| map.class_of(u64::from(split.ids[e * plan.features.len() + f])))

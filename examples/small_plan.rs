@@ -33,7 +33,7 @@ fn main() -> anyhow::Result<()> {
     let out = search(&schema, budget, &SearchOptions::default())?;
     // Verify: the algebraic proof of every feature's scheme.
     for f in &out.plan.features {
-        let verdict = prove(&f.scheme(), f.cardinality())?;
+        let verdict = prove(f.scheme(), f.cardinality())?;
         eprintln!(
             "{}: {} — {}",
             f.name(),

@@ -213,7 +213,7 @@ fn use_plan(plan: &Plan) {
     for f in &plan.features {
         let _ = f.scheme().describe();
         if !matches!(f.scheme(), Scheme::Explicit(_)) {
-            let _ = embplan::proof::prove(&f.scheme(), f.cardinality());
+            let _ = embplan::proof::prove(f.scheme(), f.cardinality());
         }
     }
     for format in embplan::export::Format::ALL {

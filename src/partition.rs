@@ -115,6 +115,13 @@ pub struct ExplicitPartitions {
 impl ExplicitPartitions {
     /// Reads a partition file; errors name `file:line:col`.
     pub fn load(path: &Path) -> Result<ExplicitPartitions> {
+        // A device or FIFO named in a plan (/dev/zero) would be read forever.
+        if path.exists() && !path.is_file() {
+            bail!(
+                "partition file '{}' is not a regular file: expected a text file with one line per category",
+                path.display()
+            );
+        }
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("cannot read partition file '{}'", path.display()))?;
         Self::parse(path, &text)

@@ -516,3 +516,15 @@ fn plans_that_are_not_complementary_say_so() {
         .success()
         .stderr(contains(warning));
 }
+
+#[cfg(unix)]
+#[test]
+fn a_partition_file_that_is_a_device_is_refused() {
+    // Regression: a plan naming /dev/zero as its partitions would read forever.
+    embplan()
+        .args(["verify", "--partitions", "/dev/zero"])
+        .timeout(Duration::from_secs(10))
+        .assert()
+        .code(2)
+        .stderr(contains("is not a regular file"));
+}

@@ -34,7 +34,7 @@ const CHUNK: u64 = 1 << 16;
 
 /// Enumeration cost used for the up-front estimate, in nanoseconds per id and table on one
 /// thread (measured by `cargo bench --bench proof`, rounded up).
-const NS_PER_ID_TABLE: f64 = 12.0;
+const NS_PER_ID_TABLE: f64 = 20.0;
 
 /// Limits of one exhaustive check.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

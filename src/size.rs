@@ -24,7 +24,11 @@ impl fmt::Display for SizeError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // Quote at most 40 characters: a runaway value should not flood the terminal.
         let shown: String = self.input.chars().take(40).collect();
-        let more = if self.input.chars().count() > 40 { "…" } else { "" };
+        let more = if self.input.chars().count() > 40 {
+            "…"
+        } else {
+            ""
+        };
         write!(
             f,
             "invalid byte size '{shown}{more}': {}; expected a number and a unit such as 4GiB, 512MB or '1.5 TiB' (accepted units: {})",

@@ -120,21 +120,6 @@ mod user_words_tests {
     }
 }
 
-/// The Levenshtein distance between two short words.
-pub fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut cur = vec![i + 1; b.len() + 1];
-        for (j, &cb) in b.iter().enumerate() {
-            let cost = usize::from(ca != cb);
-            cur[j + 1] = (prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1);
-        }
-        prev = cur;
-    }
-    prev[b.len()]
-}
-
 /// The candidate closest to `word`, if it is close enough to be a likely misspelling.
 pub fn closest<'c>(word: &str, candidates: impl IntoIterator<Item = &'c str>) -> Option<&'c str> {
     let lower = word.to_ascii_lowercase();
@@ -146,7 +131,7 @@ pub fn closest<'c>(word: &str, candidates: impl IntoIterator<Item = &'c str>) ->
         // length rules them out keeps a huge word (a binary file's "header") from costing
         // its length times every candidate's.
         .filter(|c| len.abs_diff(c.chars().count()) <= max_distance(c))
-        .map(|c| (edit_distance(&lower, &c.to_ascii_lowercase()), c))
+        .map(|c| (strsim::levenshtein(&lower, &c.to_ascii_lowercase()), c))
         .filter(|&(d, c)| d <= max_distance(c) && d < c.len())
         .min_by_key(|&(d, _)| d)
         .map(|(_, c)| c)

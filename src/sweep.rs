@@ -21,7 +21,7 @@ use crate::cost::Cost;
 use crate::partition::Combiner;
 use crate::plan::quality::{Family, QualityModel};
 use crate::plan::{
-    InfeasibleBudget, Plan, SearchOptions, SearchSpace, UniformFamily, UniformSpec, search, uniform,
+    Plan, SearchError, SearchOptions, SearchSpace, UniformFamily, UniformSpec, search, uniform,
 };
 use crate::results::{Results, Run, RunFeature};
 use crate::schema::Schema;
@@ -189,8 +189,8 @@ pub fn plan_for(
     let model = &cfg.search.model;
     let searched = |options: &SearchOptions| match search(schema, budget, options) {
         Ok(outcome) => Ok(Some(outcome.plan)),
-        Err(e) if e.downcast_ref::<InfeasibleBudget>().is_some() => Ok(None),
-        Err(e) => Err(e),
+        Err(SearchError::Infeasible(_)) => Ok(None),
+        Err(SearchError::Invalid(e)) => Err(e),
     };
     match method {
         Method::Searched => searched(&cfg.search),

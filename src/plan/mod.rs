@@ -20,5 +20,5 @@ pub use domain::{Plan, PlanCosts, PlannerInfo};
 pub use feature::{PlannedFeature, TableShape};
 pub use file::{InputKind, PLAN_VERSION, PlanFormat};
 pub use quality::{Family, QualityModel};
-pub use solver::{InfeasibleBudget, SearchOptions, SearchOutcome, search};
+pub use solver::{InfeasibleBudget, SearchError, SearchOptions, SearchOutcome, search};
 pub use uniform::{UniformFamily, UniformSpec, uniform};

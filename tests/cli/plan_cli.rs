@@ -1,7 +1,6 @@
 //! `embplan plan` end to end: happy paths, baselines and bad inputs.
 
-mod common;
-use common::json;
+use crate::common::json;
 
 use std::path::{Path, PathBuf};
 

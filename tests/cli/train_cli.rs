@@ -1,8 +1,7 @@
 //! `embplan train` end to end: bad inputs are located, divergence is reported, and the bytes
 //! allocated equal `estimate`'s.
 
-mod common;
-use common::json;
+use crate::common::json;
 
 use std::path::{Path, PathBuf};
 

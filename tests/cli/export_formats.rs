@@ -1,7 +1,7 @@
 //! Every export format for small plans: snapshots, Python syntax, and the generated PyTorch and
 //! TorchRec modules run against the plan. Those two need Python environments, so they are
 //! `#[ignore]`d by default and fail (never skip) when run without them: `.ci/python-envs`, then
-//! `cargo test --test export_formats -- --ignored`.
+//! `cargo test --test cli -- --ignored export_formats::`.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -274,7 +274,7 @@ fn python_with(var: &str, default_venv: &str, module: &str) -> PathBuf {
     };
     let how = format!(
         "run .ci/python-envs (it creates the cached venvs), or set {var} to a python that can \
-         import {module}; then cargo test --test export_formats -- --ignored"
+         import {module}; then cargo test --test cli -- --ignored export_formats::"
     );
     let probe = Command::new(&python)
         .args(["-c", &format!("import {module}")])
@@ -416,7 +416,7 @@ fn run_check(python: &Path, files: &[(String, String)], script: &str, args: &[St
 }
 
 #[test]
-#[ignore = "needs PyTorch: .ci/python-envs, then cargo test --test export_formats -- --ignored (.ci/run does)"]
+#[ignore = "needs PyTorch: .ci/python-envs, then cargo test --test cli -- --ignored export_formats:: (.ci/run does)"]
 fn pytorch_module_matches_the_plan() {
     let python = python_with("EMBPLAN_TORCH_PYTHON", "venv-torch", "torch");
     let mut files = Vec::new();
@@ -475,7 +475,7 @@ print(f"ok torchrec: {params} params in {len(tp.TABLES)} tables")
 "#;
 
 #[test]
-#[ignore = "needs TorchRec: .ci/python-envs, then cargo test --test export_formats -- --ignored (.ci/run does)"]
+#[ignore = "needs TorchRec: .ci/python-envs, then cargo test --test cli -- --ignored export_formats:: (.ci/run does)"]
 fn torchrec_tables_match_the_plan() {
     let python = python_with(
         "EMBPLAN_TORCHREC_PYTHON",

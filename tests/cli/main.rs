@@ -1,0 +1,12 @@
+//! Every integration test in one binary (as ripgrep and fd do), so `cargo test` links once:
+//! each module runs the `embplan` binary (or the library's exports) for one area.
+
+mod common;
+mod export_cli;
+mod export_formats;
+mod foundation_cli;
+mod hardening_cli;
+mod plan_cli;
+mod plot_cli;
+mod sweep_cli;
+mod train_cli;

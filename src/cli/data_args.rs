@@ -128,12 +128,12 @@ pub struct ModelArgs {
     pub interaction: Interaction,
 
     /// Hidden widths of the top MLP, comma-separated (the output 1 is added).
-    #[arg(long, default_value = "64,32", value_name = "W,W,…")]
-    pub top_mlp: String,
+    #[arg(long, default_value = "64,32", value_name = "W,W,…", value_parser = super::values::widths)]
+    pub top_mlp: super::values::Widths,
 
     /// Hidden widths of the bottom MLP for dense features (output: the embedding dim).
-    #[arg(long, default_value = "64", value_name = "W,W,…")]
-    pub bottom_mlp: String,
+    #[arg(long, default_value = "64", value_name = "W,W,…", value_parser = super::values::widths)]
+    pub bottom_mlp: super::values::Widths,
 }
 
 impl ModelArgs {
@@ -177,8 +177,8 @@ impl ModelArgs {
             seed,
             model: ModelConfig {
                 interaction: self.interaction,
-                top_mlp: parse_widths(&self.top_mlp, "--top-mlp")?,
-                bottom_mlp: parse_widths(&self.bottom_mlp, "--bottom-mlp")?,
+                top_mlp: self.top_mlp.0.clone(),
+                bottom_mlp: self.bottom_mlp.0.clone(),
                 init: self.init,
                 optimizer,
             },
@@ -186,24 +186,14 @@ impl ModelArgs {
     }
 }
 
-fn parse_widths(s: &str, flag: &str) -> Result<Vec<usize>> {
-    s.split(',')
-        .map(str::trim)
-        .filter(|w| !w.is_empty())
-        .map(|w| match w.parse::<usize>() {
-            Ok(n) if n > 0 => Ok(n),
-            _ => bail!("{flag}: expected positive layer widths separated by commas, found '{w}'"),
-        })
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use super::super::values::{Widths, widths};
 
     #[test]
     fn widths_parse_and_reject_zero() {
-        assert_eq!(parse_widths("64, 32", "--top-mlp").unwrap(), vec![64, 32]);
-        assert!(parse_widths("64,0", "--top-mlp").is_err());
+        assert_eq!(widths("64, 32"), Ok(Widths(vec![64, 32])));
+        assert_eq!(widths(""), Ok(Widths(vec![])));
+        assert!(widths("64,0").unwrap_err().contains("from 1"));
     }
 }

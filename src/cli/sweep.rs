@@ -14,7 +14,7 @@ use embplan::plan::quality::QualityModel;
 use embplan::plan::{Plan, SearchOptions, SearchSpace};
 use embplan::results::Results;
 use embplan::schema::Schema;
-use embplan::size::{format_iec, group_thousands, parse_bytes};
+use embplan::size::{format_iec, group_thousands};
 use embplan::sweep::{Event, Method, SweepConfig, budgets_from_compressions, sweep};
 
 /// Arguments of `embplan sweep`.
@@ -42,9 +42,10 @@ pub struct Args {
         value_name = "SIZE,…",
         value_delimiter = ',',
         required_unless_present = "compressions",
-        conflicts_with = "compressions"
+        conflicts_with = "compressions",
+        value_parser = super::values::byte_size
     )]
-    pub budgets: Vec<String>,
+    pub budgets: Vec<u64>,
 
     /// Budgets as compression ratios of the full model, e.g. 2,4,8,16.
     #[arg(long, value_name = "RATIO,…", value_delimiter = ',', value_parser = super::values::number)]
@@ -56,9 +57,10 @@ pub struct Args {
         long,
         value_name = "METHOD,…",
         value_delimiter = ',',
-        default_value = "searched,qr-mult,hash"
+        default_value = "searched,qr-mult,hash",
+        value_parser = |s: &str| Method::parse(s).map_err(|e| e.to_string())
     )]
-    pub methods: Vec<String>,
+    pub methods: Vec<Method>,
 
     /// Runs per (method, budget), with seeds SEED, SEED+1, … for initialisation and shuffling.
     #[arg(long, default_value_t = 1, value_name = "N", value_parser = super::values::positive::<u64>)]
@@ -103,18 +105,11 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let full = Plan::full_from_schema(&schema)?;
     let full_bytes = full.costs()?.total.bytes;
     let budgets = if args.compressions.is_empty() {
-        args.budgets
-            .iter()
-            .map(|b| parse_bytes(b).map(|b| b.0).map_err(anyhow::Error::from))
-            .collect::<Result<Vec<_>>>()?
+        args.budgets.clone()
     } else {
         budgets_from_compressions(full_bytes, &args.compressions)?
     };
-    let methods = args
-        .methods
-        .iter()
-        .map(|m| Method::parse(m))
-        .collect::<Result<Vec<_>>>()?;
+    let methods = args.methods.clone();
     let model = match &args.calibration {
         Some(path) => QualityModel::load(path)?,
         None => QualityModel::default(),

@@ -44,6 +44,27 @@ pub fn positive<T: Whole>(s: &str) -> Result<T, String> {
     whole_in(s, 1)
 }
 
+/// A byte size such as `4GiB` or `512MB` (see [`embplan::size::parse_bytes`]).
+pub fn byte_size(s: &str) -> Result<u64, String> {
+    embplan::size::parse_bytes(s)
+        .map(|b| b.0)
+        .map_err(|e| e.to_string())
+}
+
+/// Hidden layer widths of an MLP, parsed as one value (an empty list is no hidden layer).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Widths(pub Vec<usize>);
+
+/// Comma-separated positive layer widths, e.g. `64,32`; empty for no hidden layer.
+pub fn widths(s: &str) -> Result<Widths, String> {
+    s.split(',')
+        .map(str::trim)
+        .filter(|w| !w.is_empty())
+        .map(|w| positive::<usize>(w).map_err(|e| format!("layer widths: {e}")))
+        .collect::<Result<Vec<_>, _>>()
+        .map(Widths)
+}
+
 /// A finite decimal number, e.g. `0.05` or `1e-3`.
 pub fn number(s: &str) -> Result<f64, String> {
     s.trim()

@@ -3,15 +3,12 @@
 
 use std::path::{Path, PathBuf};
 
-use assert_cmd::Command;
 use embplan::partition::{Combiner, Scheme};
 use embplan::plan::{Plan, PlannedFeature};
 use embplan::schema::{Dtype, Optimizer};
 use predicates::prelude::*;
 
-fn embplan() -> Command {
-    assert_cmd::cargo::cargo_bin_cmd!("embplan")
-}
+use crate::common::embplan;
 
 /// Writes a small plan (a full feature and a qr(40) concat one with 2-wide tables).
 fn write_plan(dir: &Path) -> PathBuf {

@@ -1,20 +1,9 @@
 //! CLI tests for `verify` and `estimate`: verdicts, exit codes, JSON, and bad inputs.
 
-use std::path::{Path, PathBuf};
-
-use assert_cmd::cargo::cargo_bin_cmd;
 use predicates::prelude::*;
 use predicates::str::contains;
 
-fn embplan() -> assert_cmd::Command {
-    cargo_bin_cmd!("embplan")
-}
-
-fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
-    let p = dir.join(name);
-    std::fs::write(&p, text).unwrap();
-    p
-}
+use crate::common::{embplan, write};
 
 const SMALL_SCHEMA: &str = "name = \"small\"\ndim = 8\noptimizer = \"adagrad\"\n\n[[feature]]\nname = \"a\"\ncardinality = 1000\n\n[[feature]]\nname = \"b\"\ncardinality = 10\ndim = 4\n";
 

@@ -1,21 +1,12 @@
 //! CLI regression tests for hostile input: outputs never overwrite inputs, output paths are
 //! checked before any work, interrupted runs leave no temp files, verdicts never wrap.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
-use assert_cmd::cargo::cargo_bin_cmd;
 use predicates::str::contains;
 
-fn embplan() -> assert_cmd::Command {
-    cargo_bin_cmd!("embplan")
-}
-
-fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
-    let p = dir.join(name);
-    std::fs::write(&p, text).unwrap();
-    p
-}
+use crate::common::{embplan, write};
 
 const SCHEMA: &str = "dim = 8\noptimizer = \"adagrad\"\n\n[[feature]]\nname = \"a\"\ncardinality = 1000\n\n[[feature]]\nname = \"b\"\ncardinality = 10\n";
 

@@ -94,8 +94,8 @@ fn step_time(rows: u64) -> Result<f64> {
     for i in 0..n {
         for &c in &cards {
             x = x
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
             split.ids.push(((x >> 33) % c) as u32);
         }
         split.labels.push((i % 2) as f32);

@@ -95,7 +95,7 @@ impl Cost {
     pub fn sum(costs: impl IntoIterator<Item = Cost>) -> Result<Cost> {
         costs
             .into_iter()
-            .try_fold(Cost::default(), |acc, c| acc.checked_add(c))
+            .try_fold(Cost::default(), Cost::checked_add)
     }
 }
 

@@ -225,7 +225,7 @@ mod tests {
         assert_eq!(format_iec(1536), "1.50 KiB");
         assert_eq!(format_iec(4 << 30), "4.00 GiB");
         assert_eq!(format_iec(u64::MAX), "16.00 EiB");
-        assert_eq!(group_thousands(1234567), "1,234,567");
+        assert_eq!(group_thousands(1_234_567), "1,234,567");
         assert_eq!(group_thousands(12), "12");
     }
 }

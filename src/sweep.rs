@@ -370,16 +370,17 @@ pub fn sweep(
             continue;
         }
         let plan = match (job.which, job.budget) {
-            (Some(_), Some(budget)) => match &plans[&(job.method.clone(), budget)] {
-                Some(plan) => plan.clone(),
-                None => {
+            (Some(_), Some(budget)) => {
+                if let Some(plan) = &plans[&(job.method.clone(), budget)] {
+                    plan.clone()
+                } else {
                     on_event(Event::Infeasible {
                         method: &job.method,
                         budget,
                     });
                     continue;
                 }
-            },
+            }
             _ => Plan::full_from_schema(schema)?,
         };
         let train_cfg = TrainConfig {

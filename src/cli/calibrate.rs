@@ -31,7 +31,7 @@ pub struct Args {
 }
 
 /// Runs `embplan calibrate`.
-pub fn run(args: Args) -> Result<ExitCode> {
+pub fn run(args: &Args) -> Result<ExitCode> {
     if let Some(path) = &args.output {
         embplan::output::check_output(path, &[&args.results], &["toml"], "calibration")?;
     }

@@ -171,9 +171,9 @@ impl ModelArgs {
             epochs: self.epochs,
             batch: self.batch,
             lr: self.lr,
-            threads: self
-                .threads
-                .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
+            threads: self.threads.unwrap_or_else(|| {
+                std::thread::available_parallelism().map_or(1, std::num::NonZero::get)
+            }),
             seed,
             model: ModelConfig {
                 interaction: self.interaction,

@@ -77,7 +77,7 @@ struct JsonEstimate<'a> {
 }
 
 /// Runs `embplan estimate`.
-pub fn run(args: Args) -> Result<ExitCode> {
+pub fn run(args: &Args) -> Result<ExitCode> {
     let (mut plan, kind) = Plan::load_plan_or_schema(&args.input)?;
     if let Some(d) = args.dtype {
         plan.dtype = d;
@@ -89,7 +89,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let not_complementary = super::warn_not_complementary(&plan)?;
     let mut out = std::io::stdout().lock();
     if args.json {
-        let mut est = to_json(&plan, &costs, &args, kind);
+        let mut est = to_json(&plan, &costs, args, kind);
         est.not_complementary = not_complementary;
         writeln!(out, "{}", serde_json::to_string_pretty(&est)?)?;
     } else {
@@ -189,7 +189,7 @@ fn to_json<'a>(
             cardinality: f.cardinality(),
             dim: f.dim(),
             scheme: f.scheme().describe(),
-            combiner: f.combiner().map(|c| c.name()),
+            combiner: f.combiner().map(embplan::partition::Combiner::name),
             tables: f
                 .tables()
                 .iter()

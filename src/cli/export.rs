@@ -35,7 +35,7 @@ pub struct Args {
 }
 
 /// Runs `embplan export`.
-pub fn run(args: Args) -> Result<ExitCode> {
+pub fn run(args: &Args) -> Result<ExitCode> {
     if let Some(path) = &args.output {
         let what = format!("{} export", args.format);
         embplan::output::check_output(path, &[&args.plan], args.format.extensions(), &what)?;

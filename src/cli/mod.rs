@@ -106,13 +106,13 @@ pub fn warn_not_complementary(plan: &embplan::plan::Plan) -> Result<Vec<String>>
 pub fn run(cli: Cli) -> Result<ExitCode> {
     QUIET.store(cli.quiet, std::sync::atomic::Ordering::Relaxed);
     match cli.command {
-        Command::Verify(args) => verify::run(args),
-        Command::Estimate(args) => estimate::run(args),
-        Command::Plot(args) => plot::run(args),
-        Command::Calibrate(args) => calibrate::run(args),
-        Command::Sweep(args) => sweep::run(args),
-        Command::Export(args) => export::run(args),
-        Command::Plan(args) => plan::run(args),
-        Command::Train(args) => train::run(args),
+        Command::Verify(args) => verify::run(&args),
+        Command::Estimate(args) => estimate::run(&args),
+        Command::Plot(args) => plot::run(&args),
+        Command::Calibrate(args) => calibrate::run(&args),
+        Command::Sweep(args) => sweep::run(&args),
+        Command::Export(args) => export::run(&args),
+        Command::Plan(args) => plan::run(&args),
+        Command::Train(args) => train::run(&args),
     }
 }

@@ -1,5 +1,6 @@
 //! `embplan plan`: fit a schema to a memory budget, or build a uniform baseline.
 
+use std::fmt::Write as _;
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -183,7 +184,7 @@ struct Summary {
 }
 
 /// Runs `embplan plan`.
-pub fn run(args: Args) -> Result<ExitCode> {
+pub fn run(args: &Args) -> Result<ExitCode> {
     if let Some(path) = &args.output {
         let mut inputs = vec![args.schema.as_path()];
         inputs.extend(args.calibration.as_deref());
@@ -200,87 +201,84 @@ pub fn run(args: Args) -> Result<ExitCode> {
         Some(path) => QualityModel::load(path)?,
         None => QualityModel::default(),
     };
-    let (plan, mut summary) = match args.uniform {
-        Some((family, combiner)) => {
-            let spec = UniformSpec {
-                family,
-                combiner,
-                threshold: args.threshold,
+    let (plan, mut summary) = if let Some((family, combiner)) = args.uniform {
+        let spec = UniformSpec {
+            family,
+            combiner,
+            threshold: args.threshold,
+            dim_multiple: args.dim_multiple,
+        };
+        let mut plan = embplan::plan::uniform(&schema, &spec, &model)?;
+        if let Some(info) = plan.planner.as_mut() {
+            info.budget_bytes = args.budget;
+        }
+        let total = plan.costs()?.total.bytes;
+        let predicted = plan
+            .planner
+            .as_ref()
+            .and_then(|p| p.predicted_loss)
+            .unwrap_or(0.0);
+        let summary = Summary {
+            budget_bytes: args.budget,
+            total_bytes: total,
+            full_bytes: None,
+            min_bytes: None,
+            fits: args.budget.map(|b| total <= b),
+            at_full: spec.family == UniformFamily::Full,
+            predicted_loss: predicted,
+            lower_bound: None,
+            relaxation_bound: None,
+            gap: None,
+            loss_per_gib: None,
+            quality_model: model.source.clone(),
+            provisional: false,
+            not_complementary: Vec::new(),
+            method: spec.describe(),
+        };
+        (plan, summary)
+    } else {
+        let budget = args
+            .budget
+            .context("--budget is required unless --uniform is given")?;
+        let options = SearchOptions {
+            space: SearchSpace {
+                families: parse_families(args.families.as_deref(), args.allow_hash)?,
+                combiners: parse_combiners(args.combiners.as_deref()),
                 dim_multiple: args.dim_multiple,
-            };
-            let mut plan = embplan::plan::uniform(&schema, &spec, &model)?;
-            if let Some(info) = plan.planner.as_mut() {
-                info.budget_bytes = args.budget;
-            }
-            let total = plan.costs()?.total.bytes;
-            let predicted = plan
-                .planner
-                .as_ref()
-                .and_then(|p| p.predicted_loss)
-                .unwrap_or(0.0);
-            let summary = Summary {
-                budget_bytes: args.budget,
-                total_bytes: total,
-                full_bytes: None,
-                min_bytes: None,
-                fits: args.budget.map(|b| total <= b),
-                at_full: spec.family == UniformFamily::Full,
-                predicted_loss: predicted,
-                lower_bound: None,
-                relaxation_bound: None,
-                gap: None,
-                loss_per_gib: None,
-                quality_model: model.source.clone(),
-                provisional: false,
-                not_complementary: Vec::new(),
-                method: spec.describe(),
-            };
-            (plan, summary)
-        }
-        None => {
-            let budget = args
-                .budget
-                .context("--budget is required unless --uniform is given")?;
-            let options = SearchOptions {
-                space: SearchSpace {
-                    families: parse_families(args.families.as_deref(), args.allow_hash)?,
-                    combiners: parse_combiners(args.combiners.as_deref()),
-                    dim_multiple: args.dim_multiple,
-                },
-                model: model.clone(),
-            };
-            let spinner = crate::cli::report::spinner(format!(
-                "planning {} features",
-                group_thousands(schema.features.len() as u64)
-            ));
-            let out = embplan::plan::search(&schema, budget, &options)
-                .with_context(|| format!("cannot plan '{}'", args.schema.display()))?;
-            spinner.finish_and_clear();
-            let method = out
-                .plan
-                .planner
-                .as_ref()
-                .and_then(|p| p.method.clone())
-                .unwrap_or_default();
-            let summary = Summary {
-                budget_bytes: Some(budget),
-                total_bytes: out.total_bytes,
-                full_bytes: out.full_bytes,
-                min_bytes: Some(out.min_bytes),
-                fits: Some(out.total_bytes <= budget),
-                at_full: out.at_full,
-                predicted_loss: out.predicted_loss,
-                lower_bound: Some(out.lower_bound),
-                relaxation_bound: Some(out.relaxation_bound),
-                gap: Some(out.predicted_loss - out.lower_bound),
-                loss_per_gib: out.loss_per_gib,
-                quality_model: model.source.clone(),
-                provisional: false,
-                not_complementary: Vec::new(),
-                method,
-            };
-            (out.plan, summary)
-        }
+            },
+            model: model.clone(),
+        };
+        let spinner = crate::cli::report::spinner(format!(
+            "planning {} features",
+            group_thousands(schema.features.len() as u64)
+        ));
+        let out = embplan::plan::search(&schema, budget, &options)
+            .with_context(|| format!("cannot plan '{}'", args.schema.display()))?;
+        spinner.finish_and_clear();
+        let method = out
+            .plan
+            .planner
+            .as_ref()
+            .and_then(|p| p.method.clone())
+            .unwrap_or_default();
+        let summary = Summary {
+            budget_bytes: Some(budget),
+            total_bytes: out.total_bytes,
+            full_bytes: out.full_bytes,
+            min_bytes: Some(out.min_bytes),
+            fits: Some(out.total_bytes <= budget),
+            at_full: out.at_full,
+            predicted_loss: out.predicted_loss,
+            lower_bound: Some(out.lower_bound),
+            relaxation_bound: Some(out.relaxation_bound),
+            gap: Some(out.predicted_loss - out.lower_bound),
+            loss_per_gib: out.loss_per_gib,
+            quality_model: model.source.clone(),
+            provisional: false,
+            not_complementary: Vec::new(),
+            method,
+        };
+        (out.plan, summary)
     };
     summary.provisional = summary.quality_model == PROVISIONAL;
     let costs = plan.costs()?;
@@ -354,9 +352,10 @@ fn render(schema: &Schema, plan: &Plan, costs: &PlanCosts, s: &Summary) -> Strin
     ]);
     for (i, f) in plan.features.iter().enumerate() {
         let bytes = costs.features[i].bytes;
-        let ratio = costs.full_features[i]
-            .map(|full| format!("{:.2}×", compression_ratio(full.bytes, bytes)))
-            .unwrap_or_else(|| "—".into());
+        let ratio = costs.full_features[i].map_or_else(
+            || "—".into(),
+            |full| format!("{:.2}×", compression_ratio(full.bytes, bytes)),
+        );
         table.add_row(vec![
             f.name().to_string(),
             group_thousands(f.cardinality()),
@@ -367,10 +366,10 @@ fn render(schema: &Schema, plan: &Plan, costs: &PlanCosts, s: &Summary) -> Strin
             format_loss(f.predicted_loss.unwrap_or(0.0)),
         ]);
     }
-    let total_ratio = s
-        .full_bytes
-        .map(|full| format!("{:.2}×", compression_ratio(full, s.total_bytes)))
-        .unwrap_or_else(|| "—".into());
+    let total_ratio = s.full_bytes.map_or_else(
+        || "—".into(),
+        |full| format!("{:.2}×", compression_ratio(full, s.total_bytes)),
+    );
     table.add_row(vec![
         "total".to_string(),
         String::new(),
@@ -391,10 +390,10 @@ fn render(schema: &Schema, plan: &Plan, costs: &PlanCosts, s: &Summary) -> Strin
         plan.optimizer,
         s.method
     ));
-    let full = s
-        .full_bytes
-        .map(|f| format!("{} ({} bytes)", format_iec(f), group_thousands(f)))
-        .unwrap_or_else(|| "more than 2^64 bytes".into());
+    let full = s.full_bytes.map_or_else(
+        || "more than 2^64 bytes".into(),
+        |f| format!("{} ({} bytes)", format_iec(f), group_thousands(f)),
+    );
     match s.budget_bytes {
         Some(b) => {
             let share = s.total_bytes as f64 / b.max(1) as f64 * 100.0;
@@ -419,11 +418,12 @@ fn render(schema: &Schema, plan: &Plan, costs: &PlanCosts, s: &Summary) -> Strin
     }
     let mut model_line = format!("full model {full}");
     if let Some(m) = s.min_bytes {
-        model_line.push_str(&format!(
+        let _ = write!(
+            model_line,
             "; smallest possible plan {} ({} bytes)",
             format_iec(m),
             group_thousands(m)
-        ));
+        );
     }
     lines.push(model_line);
     if s.at_full && s.budget_bytes.is_some() && s.lower_bound.is_some() {
@@ -432,23 +432,25 @@ fn render(schema: &Schema, plan: &Plan, costs: &PlanCosts, s: &Summary) -> Strin
     let mut loss_line = format!("predicted loss increase {}", format_loss(s.predicted_loss));
     if let (Some(lb), Some(gap), Some(lp)) = (s.lower_bound, s.gap, s.relaxation_bound) {
         if gap <= 0.0 {
-            loss_line.push_str(&format!(
+            let _ = write!(
+                loss_line,
                 ": optimal in the search space under the quality model (lower bound {}; Lagrangian relaxation alone {})",
                 format_loss(lb),
                 format_loss(lp)
-            ));
+            );
         } else {
             let rel = if s.predicted_loss > 0.0 {
                 format!(" ({:.2}% of this plan's)", gap / s.predicted_loss * 100.0)
             } else {
                 String::new()
             };
-            loss_line.push_str(&format!(
+            let _ = write!(
+                loss_line,
                 "; lower bound {} (Lagrangian relaxation {}, tightened by branch and bound), so the gap to the best plan in the search space is at most {}{rel}",
                 format_loss(lb),
                 format_loss(lp),
                 format_loss(gap)
-            ));
+            );
         }
     }
     lines.push(loss_line);

@@ -24,7 +24,7 @@ pub struct Args {
 }
 
 /// Runs `embplan plot`.
-pub fn run(args: Args) -> Result<ExitCode> {
+pub fn run(args: &Args) -> Result<ExitCode> {
     embplan::output::check_output(&args.output, &[&args.input], &["png", "svg"], "plot")?;
     if is_results_file(&args.input)? {
         let results = Results::load(&args.input)?;
@@ -44,7 +44,5 @@ fn is_results_file(path: &Path) -> Result<bool> {
     }
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("cannot read '{}'", path.display()))?;
-    Ok(serde_json::from_str::<serde_json::Value>(&text)
-        .map(|v| v.get("runs").is_some())
-        .unwrap_or(false))
+    Ok(serde_json::from_str::<serde_json::Value>(&text).is_ok_and(|v| v.get("runs").is_some()))
 }

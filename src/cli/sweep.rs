@@ -92,7 +92,7 @@ pub struct Args {
 }
 
 /// Runs `embplan sweep`.
-pub fn run(args: Args) -> Result<ExitCode> {
+pub fn run(args: &Args) -> Result<ExitCode> {
     let mut inputs = vec![args.schema.as_path()];
     inputs.extend(args.calibration.as_deref());
     inputs.extend(args.data.input_files());
@@ -142,7 +142,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
         .context("cannot load the sweep's data")?;
     let bar = crate::cli::report::progress_bar("run {pos}/{len} [{bar:30}] {msg} ({eta})");
     sweep(&schema, &data, &cfg, &mut results, &args.output, |event| {
-        report_event(&bar, event)
+        report_event(&bar, &event);
     })?;
     bar.finish_and_clear();
     if let Some(path) = &args.plot {
@@ -216,7 +216,7 @@ fn load_or_start(
     Ok(existing)
 }
 
-fn report_event(bar: &ProgressBar, event: Event) {
+fn report_event(bar: &ProgressBar, event: &Event) {
     match event {
         Event::Start {
             index,
@@ -225,8 +225,8 @@ fn report_event(bar: &ProgressBar, event: Event) {
             budget,
             seed,
         } => {
-            bar.set_length(total as u64);
-            bar.set_position(index as u64);
+            bar.set_length(*total as u64);
+            bar.set_position(*index as u64);
             let budget = budget.map_or_else(|| "reference".to_string(), format_iec);
             bar.set_message(format!("{method} @ {budget}, seed {seed}"));
         }
@@ -234,8 +234,8 @@ fn report_event(bar: &ProgressBar, event: Event) {
         Event::Infeasible { method, budget } => bar.suspend(|| {
             crate::cli::say!(
                 "note: no {method} plan fits {} (skipped)",
-                format_iec(budget)
-            )
+                format_iec(*budget)
+            );
         }),
         Event::Finished(run) => bar.suspend(|| {
             crate::cli::say!(
@@ -246,7 +246,7 @@ fn report_event(bar: &ProgressBar, event: Event) {
                 run.valid_logloss,
                 metric4(run.valid_auc),
                 group_thousands(run.examples_per_sec as u64)
-            )
+            );
         }),
     }
 }

@@ -52,7 +52,7 @@ pub struct Args {
 }
 
 /// Runs `embplan train`.
-pub fn run(args: Args) -> Result<ExitCode> {
+pub fn run(args: &Args) -> Result<ExitCode> {
     if let Some(path) = &args.output {
         let mut inputs = vec![args.plan.as_path()];
         inputs.extend(args.data.input_files());

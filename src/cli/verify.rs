@@ -78,37 +78,34 @@ struct Report {
 }
 
 /// Runs `embplan verify`.
-pub fn run(args: Args) -> Result<ExitCode> {
-    let reports = match &args.plan {
-        Some(path) => {
-            let plan = Plan::load(path)?;
-            plan.features
-                .iter()
-                .map(|f| {
-                    verify_one(
-                        Some(f.name()),
-                        f.scheme(),
-                        f.cardinality(),
-                        f.combiner(),
-                        args.exhaustive,
-                    )
-                })
-                .collect::<Result<Vec<_>>>()?
-        }
-        None => {
-            let scheme = scheme_from_args(&args)?;
-            let n = match (&scheme, args.cardinality) {
-                (_, Some(n)) => n,
-                (Scheme::Explicit(p), None) => p.n,
-                _ => bail!("give the number of categories with -n (only --partitions infers it)"),
-            };
-            scheme.validate(n)?;
-            let combiner = args.combiner.or(match scheme.num_tables() {
-                1 => None,
-                _ => Some(Combiner::Mult),
-            });
-            vec![verify_one(None, &scheme, n, combiner, args.exhaustive)?]
-        }
+pub fn run(args: &Args) -> Result<ExitCode> {
+    let reports = if let Some(path) = &args.plan {
+        let plan = Plan::load(path)?;
+        plan.features
+            .iter()
+            .map(|f| {
+                verify_one(
+                    Some(f.name()),
+                    f.scheme(),
+                    f.cardinality(),
+                    f.combiner(),
+                    args.exhaustive,
+                )
+            })
+            .collect::<Result<Vec<_>>>()?
+    } else {
+        let scheme = scheme_from_args(args)?;
+        let n = match (&scheme, args.cardinality) {
+            (_, Some(n)) => n,
+            (Scheme::Explicit(p), None) => p.n,
+            _ => bail!("give the number of categories with -n (only --partitions infers it)"),
+        };
+        scheme.validate(n)?;
+        let combiner = args.combiner.or(match scheme.num_tables() {
+            1 => None,
+            _ => Some(Combiner::Mult),
+        });
+        vec![verify_one(None, &scheme, n, combiner, args.exhaustive)?]
     };
     print_reports(&reports, args.json, args.plan.is_some())?;
     let all = reports.iter().all(|r| r.complementary);

@@ -14,6 +14,7 @@
 //! caveats go to the warnings.
 
 use std::collections::BTreeMap;
+use std::fmt::Write as _;
 
 use anyhow::{Result, bail};
 
@@ -165,9 +166,10 @@ impl Exporter for Dlrm {
         ];
         if let Some((m, f)) = qr.first() {
             let op = f.combiner().map_or("mult", Combiner::name);
-            text.push_str(&format!(
+            let _ = write!(
+                text,
                 " --qr-flag --qr-operation {op} --qr-collisions {m} --qr-threshold {threshold}"
-            ));
+            );
             warnings.push(
                 "DLRM initialises both qr tables with U(sqrt(1/n), 1), not embplan's scale-matched init (with add, users saw the loss diverge: dlrm issue #326)".to_string(),
             );

@@ -29,13 +29,13 @@ pub(crate) fn torch_dtype(dtype: Dtype) -> Option<&'static str> {
     }
 }
 
-const USAGE: &str = r#"Usage:
+const USAGE: &str = r"Usage:
     model = PlanEmbedding()
     vectors = model({name: ids, ...})          # int64 ids of any shape -> [..., dim] per feature
     pooled = model.features[0](ids, offsets)   # bags (1-D ids + start offsets) -> [bags, dim]
 
 Bags are pooled by sum after combining each id's rows, which is exact for every combiner
-(DLRM pools each table first, which differs for mult on multi-id bags)."#;
+(DLRM pools each table first, which differs for mult on multi-id bags).";
 
 const MODULE: &str = r#"
 

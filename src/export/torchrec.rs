@@ -29,13 +29,13 @@ fn data_type(dtype: Dtype) -> &'static str {
     }
 }
 
-const USAGE: &str = r#"Usage:
+const USAGE: &str = r"Usage:
     ebc = embedding_bag_collection(device)     # or shard TABLES with DistributedModelParallel
     remap, combine = RemapIds(), Combine()
     vectors = combine(ebc(remap(kjt)))         # kjt: KeyedJaggedTensor of raw ids per feature
 
 The collection pools each sub-table by sum before Combine, as DLRM does: exact for concat and
-add, but for mult on bags of several ids it multiplies sums instead of summing products."#;
+add, but for mult on bags of several ids it multiplies sums instead of summing products.";
 
 const MODULES: &str = r#"
 

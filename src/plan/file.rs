@@ -60,15 +60,13 @@ impl Plan {
     ///
     /// A `.json` file is a plan; a `.toml` file is a plan when it has a top-level `version`.
     pub fn load_plan_or_schema(path: &Path) -> Result<(Plan, InputKind)> {
-        let is_plan = match PlanFormat::from_path(path) {
-            Ok(PlanFormat::Json) => true,
-            _ => {
-                let text = std::fs::read_to_string(path)
-                    .with_context(|| format!("cannot read '{}'", path.display()))?;
-                text.parse::<toml::Table>()
-                    .map(|t| t.contains_key("version"))
-                    .unwrap_or(false)
-            }
+        let is_plan = if let Ok(PlanFormat::Json) = PlanFormat::from_path(path) {
+            true
+        } else {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read '{}'", path.display()))?;
+            text.parse::<toml::Table>()
+                .is_ok_and(|t| t.contains_key("version"))
         };
         if is_plan {
             Ok((Plan::load(path)?, InputKind::Plan))

@@ -161,7 +161,7 @@ pub fn scan<F: FnMut(usize) -> Result<Vec<Candidate>>>(
             }
             (None, Some(_)) => s.pop_refined(),
         };
-        s.settle(pending, &mut front)?;
+        s.settle(&pending, &mut front)?;
     }
     Ok(Greedy {
         chosen: (0..hulls.len()).map(|f| s.current(f)).collect(),
@@ -265,7 +265,7 @@ impl Scan<'_> {
     /// joins the scan.
     fn settle<F: FnMut(usize) -> Result<Vec<Candidate>>>(
         &mut self,
-        p: Pending,
+        p: &Pending,
         front: &mut F,
     ) -> Result<()> {
         let f = p.feature;
@@ -290,13 +290,12 @@ impl Scan<'_> {
             self.lambda =
                 Some(from_fixed(u128::from(p.gain)) / p.price as f64 * (1u64 << 30) as f64);
         }
-        let gap = match p.from {
-            Some(_) => true,
-            None => {
-                let j = (self.pos[f] & !BLOCKED) as usize;
-                self.pos[f] |= BLOCKED;
-                self.gaps[f] & (1u128 << j.min(127)) != 0
-            }
+        let gap = if p.from.is_some() {
+            true
+        } else {
+            let j = (self.pos[f] & !BLOCKED) as usize;
+            self.pos[f] |= BLOCKED;
+            self.gaps[f] & (1u128 << j.min(127)) != 0
         };
         if !gap {
             return Ok(()); // blocked, and nothing lies between the ends to fall back on

@@ -365,6 +365,7 @@ fn planned_features(
 }
 
 #[cfg(test)]
+#[allow(clippy::format_collect, clippy::items_after_statements)] // test fixtures
 mod tests {
     use super::*;
     use crate::partition::Scheme;
@@ -544,7 +545,7 @@ mod tests {
             let bigger = search(&s, budget + (span * more) as u64, &opts).unwrap();
             let loss = |o: &SearchOutcome| -> u128 {
                 o.plan.features.iter().map(|f| {
-                    crate::plan::quality::to_fixed(f.predicted_loss.unwrap()).unwrap() as u128
+                    u128::from(crate::plan::quality::to_fixed(f.predicted_loss.unwrap()).unwrap())
                 }).sum()
             };
             prop_assert!(loss(&bigger) <= loss(&out), "{} > {}", loss(&bigger), loss(&out));

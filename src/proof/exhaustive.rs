@@ -276,7 +276,9 @@ fn dense_first_collision(
         return Ok(None);
     }
     let mut seen = bits;
-    seen.iter_mut().for_each(|w| *w.get_mut() = 0);
+    for w in &mut seen {
+        *w.get_mut() = 0;
+    }
     let b = (0..n)
         .find(|&x| {
             let off = code_of(x) as usize;

@@ -196,6 +196,7 @@ fn join(values: &[u64]) -> String {
 }
 
 #[cfg(test)]
+#[allow(clippy::format_collect, clippy::items_after_statements)] // test fixtures
 mod tests {
     use super::*;
     use crate::partition::ExplicitPartitions;

@@ -50,6 +50,7 @@ impl Split {
 
     /// Moves the last `count` examples into a new split (a tail split keeps file order, as
     /// a time-ordered log would be split).
+    #[must_use]
     pub fn split_off_tail(&mut self, count: usize, n_features: usize, n_dense: usize) -> Split {
         let keep = self.len() - count.min(self.len());
         Split {
@@ -402,18 +403,17 @@ pub fn load_files(features: &[FeatureSpec], src: &FileSource) -> Result<Dataset>
         };
         (train, valid, 0)
     };
-    let valid = match valid {
-        Some(v) => v,
-        None => {
-            let frac = src.valid_frac;
-            if !(frac > 0.0 && frac < 1.0) {
-                bail!(
-                    "validation fraction: expected a number between 0 and 1 (exclusive), found {frac}"
-                );
-            }
-            let count = ((train.len() as f64) * frac).ceil() as usize;
-            train.split_off_tail(count, features.len(), n_dense)
+    let valid = if let Some(v) = valid {
+        v
+    } else {
+        let frac = src.valid_frac;
+        if !(frac > 0.0 && frac < 1.0) {
+            bail!(
+                "validation fraction: expected a number between 0 and 1 (exclusive), found {frac}"
+            );
         }
+        let count = ((train.len() as f64) * frac).ceil() as usize;
+        train.split_off_tail(count, features.len(), n_dense)
     };
     Ok(Dataset {
         name: path.display().to_string(),
@@ -519,12 +519,11 @@ pub fn read_criteo_from(
             } else {
                 let map = &mut dicts.maps[c - 1 - CRITEO_DENSE];
                 let next = map.len() as u32;
-                let id = match map.get(field) {
-                    Some(&id) => id,
-                    None => {
-                        map.insert(field.into(), next);
-                        next
-                    }
+                let id = if let Some(&id) = map.get(field) {
+                    id
+                } else {
+                    map.insert(field.into(), next);
+                    next
                 };
                 split.ids.push(id);
             }

@@ -225,7 +225,7 @@ pub fn check_table_memory(plan: &Plan, optimizer: TrainOptimizer) -> Result<()> 
 
 /// The most worker threads a run may ask for: 64, or 4 per core on larger machines.
 pub fn max_threads() -> usize {
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
     cores.saturating_mul(4).max(64)
 }
 

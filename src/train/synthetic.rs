@@ -67,7 +67,7 @@ pub fn generate(features: &[FeatureSpec], cfg: &SyntheticConfig) -> Result<Datas
     let rows = cfg
         .train_rows
         .checked_add(cfg.valid_rows)
-        .filter(|&r| r <= u32::MAX as usize)
+        .filter(|&r| u32::try_from(r).is_ok())
         .ok_or_else(|| {
             anyhow::anyhow!(
                 "{} training plus {} validation rows: synthetic data holds at most {} rows in all (--train-rows, --valid-rows)",
@@ -141,10 +141,10 @@ pub fn generate(features: &[FeatureSpec], cfg: &SyntheticConfig) -> Result<Datas
 ///
 /// Midpoint rule over ±8σ with 400 cells: the error is far below what metrics print.
 fn expected_sigmoid(z: f64, sigma: f64) -> f64 {
+    const CELLS: usize = 400;
     if sigma == 0.0 {
         return sigmoid(z);
     }
-    const CELLS: usize = 400;
     let width = 16.0 / CELLS as f64;
     let (mut num, mut den) = (0.0, 0.0);
     for i in 0..CELLS {

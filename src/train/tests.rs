@@ -114,7 +114,7 @@ fn check_gradients(interaction: Interaction, n_dense: usize) {
             "{what}: analytic {analytic}, finite difference {fd}"
         );
     };
-    let dense = stepper.dense_gradients().to_vec();
+    let dense = stepper.dense_gradients().clone();
     for (i, &g) in dense.iter().enumerate() {
         let keep = model.params[i];
         model.params[i] = keep + h;

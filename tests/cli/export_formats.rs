@@ -259,18 +259,15 @@ fn python_exports_refuse_what_they_cannot_hold() {
 /// naming that python and how to provide one, when it cannot `import module`: these tests are
 /// `#[ignore]`d in the default run and must never pass without checking.
 fn python_with(var: &str, default_venv: &str, module: &str) -> PathBuf {
-    let (python, source) = match std::env::var_os(var) {
-        Some(p) => (PathBuf::from(p), format!("from {var}")),
-        None => {
-            let cache = std::env::var_os("EMBPLAN_CACHE")
-                .map(PathBuf::from)
-                .or_else(|| {
-                    std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/embplan"))
-                })
-                .expect("neither EMBPLAN_CACHE nor HOME is set");
-            let path = cache.join(default_venv).join("bin/python");
-            (path, format!("the default, {var} unset"))
-        }
+    let (python, source) = if let Some(p) = std::env::var_os(var) {
+        (PathBuf::from(p), format!("from {var}"))
+    } else {
+        let cache = std::env::var_os("EMBPLAN_CACHE")
+            .map(PathBuf::from)
+            .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/embplan")))
+            .expect("neither EMBPLAN_CACHE nor HOME is set");
+        let path = cache.join(default_venv).join("bin/python");
+        (path, format!("the default, {var} unset"))
     };
     let how = format!(
         "run .ci/python-envs (it creates the cached venvs), or set {var} to a python that can \

@@ -1,6 +1,7 @@
 //! `embplan plan` end to end: happy paths, baselines and bad inputs.
 
 use crate::common::json;
+use std::fmt::Write as _;
 
 use std::path::{Path, PathBuf};
 
@@ -287,9 +288,10 @@ fn summary_table_snapshot() {
     let mut calibration = String::from("version = 1\nsource = \"snapshot test\"\n");
     for family in ["qr", "mixed-radix", "crt"] {
         for (combiner, alpha) in [("mult", 1e-3), ("add", 1.2e-3), ("concat", 0.9e-3)] {
-            calibration.push_str(&format!(
+            let _ = write!(
+                calibration,
                 "[[coefficient]]\nfamily = \"{family}\"\ncombiner = \"{combiner}\"\nalpha = {alpha}\nbeta = 1e-5\n"
-            ));
+            );
         }
     }
     calibration.push_str("[[coefficient]]\nfamily = \"hash\"\nalpha = 3e-3\n");

@@ -2,6 +2,7 @@
 //! allocated equal `estimate`'s.
 
 use crate::common::json;
+use std::fmt::Write as _;
 
 use std::path::{Path, PathBuf};
 
@@ -76,7 +77,7 @@ fn an_unknown_header_column_is_an_error_unless_ignored() {
     let s = schema(dir.path());
     let mut text = String::from("label,a,b,zz\n");
     for i in 0..40 {
-        text.push_str(&format!("{},{},{},x\n", i % 2, i % 10, i % 7));
+        let _ = writeln!(text, "{},{},{},x", i % 2, i % 10, i % 7);
     }
     let data = write(dir.path(), "d.csv", &text);
     let (s, data) = (s.to_str().unwrap(), data.to_str().unwrap());
@@ -97,9 +98,10 @@ fn criteo_features_beyond_their_cardinality_say_how_many_were_seen() {
     let schema = |cardinality: u32| {
         let mut text = String::from("dim = 4\n");
         for i in 1..=26 {
-            text.push_str(&format!(
+            let _ = write!(
+                text,
                 "[[feature]]\nname = \"C{i}\"\ncardinality = {cardinality}\n"
-            ));
+            );
         }
         write(dir.path(), &format!("criteo{cardinality}.toml"), &text)
     };

@@ -23,14 +23,14 @@ impl Model {
             // SAFETY: the CPU supports AVX2 and FMA (checked just above).
             return unsafe { self.forward_backward_avx2(split, idx, scale, ws) };
         }
-        self.forward_backward_impl::<false>(split, idx, scale, ws)
+        self.forward_backward_impl::<false>(split, idx, scale, ws);
     }
 
     /// [`Model::forward_backward`] compiled for AVX2 and FMA.
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2,fma")]
     fn forward_backward_avx2(&self, split: &Split, idx: &[u32], scale: f32, ws: &mut Workspace) {
-        self.forward_backward_impl::<true>(split, idx, scale, ws)
+        self.forward_backward_impl::<true>(split, idx, scale, ws);
     }
 
     #[inline(always)]

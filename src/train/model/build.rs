@@ -173,7 +173,7 @@ fn table(
 ) -> Result<Table> {
     let rows = usize::try_from(shape.rows)
         .ok()
-        .filter(|&r| r <= u32::MAX as usize)
+        .filter(|&r| u32::try_from(r).is_ok())
         .ok_or_else(|| {
             anyhow::anyhow!(
                 "feature '{}' table {} has {} rows: the trainer supports at most {}",

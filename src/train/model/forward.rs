@@ -15,7 +15,7 @@ impl Model {
             // SAFETY: the CPU supports AVX2 and FMA (checked just above).
             return unsafe { self.forward_avx2(split, idx, ws) };
         }
-        self.forward_impl::<false>(split, idx, ws)
+        self.forward_impl::<false>(split, idx, ws);
     }
 
     /// [`Model::forward`] compiled for AVX2 and FMA (8-wide fused multiply-adds instead of SSE2's
@@ -23,7 +23,7 @@ impl Model {
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2,fma")]
     fn forward_avx2(&self, split: &Split, idx: &[u32], ws: &mut Workspace) {
-        self.forward_impl::<true>(split, idx, ws)
+        self.forward_impl::<true>(split, idx, ws);
     }
 
     #[inline(always)]

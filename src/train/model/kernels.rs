@@ -27,6 +27,7 @@ pub(super) fn blocked<const FMA: bool>(
 }
 
 #[inline(always)]
+#[allow(clippy::needless_pass_by_value)] // the iterator is cloned once per block of columns
 pub(super) fn blocked_w<const W: usize, const FMA: bool>(
     acc: &mut [f32],
     coeffs: impl Iterator<Item = f32> + Clone,

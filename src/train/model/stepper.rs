@@ -193,7 +193,7 @@ impl Stepper {
                         let state: &mut [f32] = match opt {
                             TrainOptimizer::Sgd => &mut [],
                             TrainOptimizer::Adagrad => &mut table.state[r * dim..(r + 1) * dim],
-                            TrainOptimizer::RowwiseAdagrad => &mut table.state[r..r + 1],
+                            TrainOptimizer::RowwiseAdagrad => &mut table.state[r..=r],
                         };
                         update_row(opt, lr, w, state, sum);
                         i = j;

@@ -42,12 +42,12 @@ pub struct DataArgs {
     pub ignore_extra_columns: bool,
 
     /// Synthetic data: training examples.
-    #[arg(long, default_value_t = 500_000, value_name = "N", value_parser = super::values::positive::<usize>)]
-    pub train_rows: usize,
+    #[arg(long, default_value = "500000", value_name = "N", value_parser = super::values::count)]
+    pub train_rows: std::num::NonZeroUsize,
 
     /// Synthetic data: validation examples.
-    #[arg(long, default_value_t = 100_000, value_name = "N", value_parser = super::values::positive::<usize>)]
-    pub valid_rows: usize,
+    #[arg(long, default_value = "100000", value_name = "N", value_parser = super::values::count)]
+    pub valid_rows: std::num::NonZeroUsize,
 
     /// Synthetic data: Zipf exponent of every feature's ids; default: the schema's, else 1.1.
     #[arg(long, value_name = "S", value_parser = super::values::number)]
@@ -74,8 +74,8 @@ impl DataArgs {
             format: self.data_format,
             no_header: self.no_header,
             ignore_extra_columns: self.ignore_extra_columns,
-            train_rows: self.train_rows,
-            valid_rows: self.valid_rows,
+            train_rows: self.train_rows.get(),
+            valid_rows: self.valid_rows.get(),
             zipf: self.zipf,
             seed,
         }
@@ -86,12 +86,12 @@ impl DataArgs {
 #[derive(Debug, Clone, clap::Args)]
 pub struct ModelArgs {
     /// Passes over the training data.
-    #[arg(long, default_value_t = 2, value_name = "N", value_parser = super::values::positive::<usize>)]
-    pub epochs: usize,
+    #[arg(long, default_value = "2", value_name = "N", value_parser = super::values::count)]
+    pub epochs: std::num::NonZeroUsize,
 
     /// Examples per step.
-    #[arg(long, default_value_t = 256, value_name = "N", value_parser = super::values::positive::<usize>)]
-    pub batch: usize,
+    #[arg(long, default_value = "256", value_name = "N", value_parser = super::values::count)]
+    pub batch: std::num::NonZeroUsize,
 
     /// Learning rate of embeddings and MLPs, e.g. 0.05.
     #[arg(long, default_value_t = 0.05, value_name = "RATE", value_parser = super::values::number_f32)]
@@ -103,8 +103,8 @@ pub struct ModelArgs {
     pub optimizer: Option<Optimizer>,
 
     /// Worker threads (results are identical for any count); default: all cores.
-    #[arg(long, value_name = "N", value_parser = super::values::positive::<usize>)]
-    pub threads: Option<usize>,
+    #[arg(long, value_name = "N", value_parser = super::values::count)]
+    pub threads: Option<std::num::NonZeroUsize>,
 
     /// Embedding init: standard (composed vector scaled like U(±sqrt(1/n))) or dlrm
     /// (DLRM's U(sqrt(1/n), 1) for every table of a multi-table feature).
@@ -159,7 +159,7 @@ impl ModelArgs {
                 plan.dtype
             ));
         }
-        if let Some(t) = self.threads
+        if let Some(t) = self.threads.map(std::num::NonZeroUsize::get)
             && t > embplan::train::max_threads()
         {
             bail!(
@@ -168,12 +168,13 @@ impl ModelArgs {
             );
         }
         Ok(TrainConfig {
-            epochs: self.epochs,
-            batch: self.batch,
+            epochs: self.epochs.get(),
+            batch: self.batch.get(),
             lr: self.lr,
-            threads: self.threads.unwrap_or_else(|| {
-                std::thread::available_parallelism().map_or(1, std::num::NonZero::get)
-            }),
+            threads: self
+                .threads
+                .or_else(|| std::thread::available_parallelism().ok())
+                .map_or(1, std::num::NonZeroUsize::get),
             seed,
             model: ModelConfig {
                 interaction: self.interaction,

@@ -63,8 +63,8 @@ pub struct Args {
     pub methods: Vec<Method>,
 
     /// Runs per (method, budget), with seeds SEED, SEED+1, … for initialisation and shuffling.
-    #[arg(long, default_value_t = 1, value_name = "N", value_parser = super::values::positive::<u64>)]
-    pub repeats: u64,
+    #[arg(long, default_value = "1", value_name = "N", value_parser = super::values::count_u64)]
+    pub repeats: std::num::NonZeroU64,
 
     /// The first seed; the data are generated with it too.
     #[arg(long, default_value_t = 0, value_name = "N", value_parser = super::values::whole::<u64>)]
@@ -124,7 +124,7 @@ pub fn run(args: &Args) -> Result<ExitCode> {
     let cfg = SweepConfig {
         budgets,
         methods,
-        repeats: args.repeats,
+        repeats: args.repeats.get(),
         seed: args.seed,
         threshold: args.threshold,
         search: SearchOptions {

@@ -65,6 +65,16 @@ pub fn widths(s: &str) -> Result<Widths, String> {
         .map(Widths)
 }
 
+/// A count that must be at least 1, typed so (`--epochs`, `--batch`, `--threads`, rows).
+pub fn count(s: &str) -> Result<std::num::NonZeroUsize, String> {
+    positive::<usize>(s).map(|n| std::num::NonZeroUsize::new(n).expect("positive"))
+}
+
+/// A u64 that must be at least 1, typed so (`--repeats`).
+pub fn count_u64(s: &str) -> Result<std::num::NonZeroU64, String> {
+    positive::<u64>(s).map(|n| std::num::NonZeroU64::new(n).expect("positive"))
+}
+
 /// A finite decimal number, e.g. `0.05` or `1e-3`.
 pub fn number(s: &str) -> Result<f64, String> {
     s.trim()

@@ -201,84 +201,9 @@ pub fn run(args: &Args) -> Result<ExitCode> {
         Some(path) => QualityModel::load(path)?,
         None => QualityModel::default(),
     };
-    let (plan, mut summary) = if let Some((family, combiner)) = args.uniform {
-        let spec = UniformSpec {
-            family,
-            combiner,
-            threshold: args.threshold,
-            dim_multiple: args.dim_multiple,
-        };
-        let mut plan = embplan::plan::uniform(&schema, &spec, &model)?;
-        if let Some(info) = plan.planner.as_mut() {
-            info.budget_bytes = args.budget;
-        }
-        let total = plan.costs()?.total.bytes;
-        let predicted = plan
-            .planner
-            .as_ref()
-            .and_then(|p| p.predicted_loss)
-            .unwrap_or(0.0);
-        let summary = Summary {
-            budget_bytes: args.budget,
-            total_bytes: total,
-            full_bytes: None,
-            min_bytes: None,
-            fits: args.budget.map(|b| total <= b),
-            at_full: spec.family == UniformFamily::Full,
-            predicted_loss: predicted,
-            lower_bound: None,
-            relaxation_bound: None,
-            gap: None,
-            loss_per_gib: None,
-            quality_model: model.source.clone(),
-            provisional: false,
-            not_complementary: Vec::new(),
-            method: spec.describe(),
-        };
-        (plan, summary)
-    } else {
-        let budget = args
-            .budget
-            .context("--budget is required unless --uniform is given")?;
-        let options = SearchOptions {
-            space: SearchSpace {
-                families: parse_families(args.families.as_deref(), args.allow_hash)?,
-                combiners: parse_combiners(args.combiners.as_deref()),
-                dim_multiple: args.dim_multiple,
-            },
-            model: model.clone(),
-        };
-        let spinner = crate::cli::report::spinner(format!(
-            "planning {} features",
-            group_thousands(schema.features.len() as u64)
-        ));
-        let out = embplan::plan::search(&schema, budget, &options)
-            .with_context(|| format!("cannot plan '{}'", args.schema.display()))?;
-        spinner.finish_and_clear();
-        let method = out
-            .plan
-            .planner
-            .as_ref()
-            .and_then(|p| p.method.clone())
-            .unwrap_or_default();
-        let summary = Summary {
-            budget_bytes: Some(budget),
-            total_bytes: out.total_bytes,
-            full_bytes: out.full_bytes,
-            min_bytes: Some(out.min_bytes),
-            fits: Some(out.total_bytes <= budget),
-            at_full: out.at_full,
-            predicted_loss: out.predicted_loss,
-            lower_bound: Some(out.lower_bound),
-            relaxation_bound: Some(out.relaxation_bound),
-            gap: Some(out.predicted_loss - out.lower_bound),
-            loss_per_gib: out.loss_per_gib,
-            quality_model: model.source.clone(),
-            provisional: false,
-            not_complementary: Vec::new(),
-            method,
-        };
-        (out.plan, summary)
+    let (plan, mut summary) = match args.uniform {
+        Some((family, combiner)) => baseline(args, &schema, &model, family, combiner)?,
+        None => searched(args, &schema, &model)?,
     };
     summary.provisional = summary.quality_model == PROVISIONAL;
     let costs = plan.costs()?;
@@ -305,30 +230,133 @@ pub fn run(args: &Args) -> Result<ExitCode> {
     if let Some(path) = &args.output {
         plan.write(path)?;
     }
-    let mut out = std::io::stdout().lock();
     if args.json {
-        #[derive(Serialize)]
-        struct Json<'a> {
-            schema: String,
-            output: Option<String>,
-            #[serde(flatten)]
-            summary: &'a Summary,
-            plan: serde_json::Value,
-        }
-        let json = Json {
-            schema: args.schema.display().to_string(),
-            output: args.output.as_ref().map(|p| p.display().to_string()),
-            summary: &summary,
-            plan: serde_json::from_str(&plan.to_json_string()?)?,
-        };
-        writeln!(out, "{}", serde_json::to_string_pretty(&json)?)?;
+        print_json(args, &plan, &summary)?;
     } else {
-        writeln!(out, "{}", render(&schema, &plan, &costs, &summary))?;
+        writeln!(
+            std::io::stdout().lock(),
+            "{}",
+            render(&schema, &plan, &costs, &summary)
+        )?;
     }
     if let Some(path) = &args.output {
         crate::cli::say!("wrote {}", path.display());
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// A DLRM-style uniform baseline (`--uniform`) and its summary.
+fn baseline(
+    args: &Args,
+    schema: &Schema,
+    model: &QualityModel,
+    family: UniformFamily,
+    combiner: Combiner,
+) -> Result<(Plan, Summary)> {
+    let spec = UniformSpec {
+        family,
+        combiner,
+        threshold: args.threshold,
+        dim_multiple: args.dim_multiple,
+    };
+    let mut plan = embplan::plan::uniform(schema, &spec, model)?;
+    if let Some(info) = plan.planner.as_mut() {
+        info.budget_bytes = args.budget;
+    }
+    let total = plan.costs()?.total.bytes;
+    let predicted = plan
+        .planner
+        .as_ref()
+        .and_then(|p| p.predicted_loss)
+        .unwrap_or(0.0);
+    let summary = Summary {
+        budget_bytes: args.budget,
+        total_bytes: total,
+        full_bytes: None,
+        min_bytes: None,
+        fits: args.budget.map(|b| total <= b),
+        at_full: spec.family == UniformFamily::Full,
+        predicted_loss: predicted,
+        lower_bound: None,
+        relaxation_bound: None,
+        gap: None,
+        loss_per_gib: None,
+        quality_model: model.source.clone(),
+        provisional: false,
+        not_complementary: Vec::new(),
+        method: spec.describe(),
+    };
+    Ok((plan, summary))
+}
+
+/// The searched plan for `--budget` and the solver's figures.
+fn searched(args: &Args, schema: &Schema, model: &QualityModel) -> Result<(Plan, Summary)> {
+    let budget = args
+        .budget
+        .context("--budget is required unless --uniform is given")?;
+    let options = SearchOptions {
+        space: SearchSpace {
+            families: parse_families(args.families.as_deref(), args.allow_hash)?,
+            combiners: parse_combiners(args.combiners.as_deref()),
+            dim_multiple: args.dim_multiple,
+        },
+        model: model.clone(),
+    };
+    let spinner = crate::cli::report::spinner(format!(
+        "planning {} features",
+        group_thousands(schema.features.len() as u64)
+    ));
+    let out = embplan::plan::search(schema, budget, &options)
+        .with_context(|| format!("cannot plan '{}'", args.schema.display()))?;
+    spinner.finish_and_clear();
+    let method = out
+        .plan
+        .planner
+        .as_ref()
+        .and_then(|p| p.method.clone())
+        .unwrap_or_default();
+    let summary = Summary {
+        budget_bytes: Some(budget),
+        total_bytes: out.total_bytes,
+        full_bytes: out.full_bytes,
+        min_bytes: Some(out.min_bytes),
+        fits: Some(out.total_bytes <= budget),
+        at_full: out.at_full,
+        predicted_loss: out.predicted_loss,
+        lower_bound: Some(out.lower_bound),
+        relaxation_bound: Some(out.relaxation_bound),
+        gap: Some(out.predicted_loss - out.lower_bound),
+        loss_per_gib: out.loss_per_gib,
+        quality_model: model.source.clone(),
+        provisional: false,
+        not_complementary: Vec::new(),
+        method,
+    };
+    Ok((out.plan, summary))
+}
+
+/// `--json`: the schema, the output path, the summary's figures and the plan itself.
+fn print_json(args: &Args, plan: &Plan, summary: &Summary) -> Result<()> {
+    #[derive(Serialize)]
+    struct Json<'a> {
+        schema: String,
+        output: Option<String>,
+        #[serde(flatten)]
+        summary: &'a Summary,
+        plan: serde_json::Value,
+    }
+    let json = Json {
+        schema: args.schema.display().to_string(),
+        output: args.output.as_ref().map(|p| p.display().to_string()),
+        summary,
+        plan: serde_json::from_str(&plan.to_json_string()?)?,
+    };
+    writeln!(
+        std::io::stdout().lock(),
+        "{}",
+        serde_json::to_string_pretty(&json)?
+    )?;
+    Ok(())
 }
 
 /// A predicted loss for people: 0, or three significant digits.
@@ -341,6 +369,13 @@ fn format_loss(x: f64) -> String {
 }
 
 fn render(schema: &Schema, plan: &Plan, costs: &PlanCosts, s: &Summary) -> String {
+    let mut lines = vec![feature_table(plan, costs, s).to_string()];
+    lines.extend(summary_lines(schema, plan, s));
+    lines.join("\n")
+}
+
+/// One row per feature (scheme, tables, bytes, compression, predicted Δloss) and the total.
+fn feature_table(plan: &Plan, costs: &PlanCosts, s: &Summary) -> comfy_table::Table {
     let mut table = new_table(&[
         "feature",
         "cardinality",
@@ -380,8 +415,13 @@ fn render(schema: &Schema, plan: &Plan, costs: &PlanCosts, s: &Summary) -> Strin
         format_loss(s.predicted_loss),
     ]);
     align_right(&mut table, &[1, 4, 5, 6]);
+    table
+}
 
-    let mut lines = vec![table.to_string()];
+/// The lines under the table: budget use, full model, predicted loss and its bound, the
+/// quality model and the complementarity verdict.
+fn summary_lines(schema: &Schema, plan: &Plan, s: &Summary) -> Vec<String> {
+    let mut lines = Vec::new();
     lines.push(format!(
         "{} ({} features), dtype {}, optimizer {}: {}",
         schema.display_name(),
@@ -483,5 +523,5 @@ fn render(schema: &Schema, plan: &Plan, costs: &PlanCosts, s: &Summary) -> Strin
         ));
     }
     lines.push(NOT_COUNTED.to_string());
-    lines.join("\n")
+    lines
 }

@@ -141,17 +141,20 @@ impl ExplicitPartitions {
             for token in content.split_whitespace() {
                 let col = content[pos..].find(token).map_or(pos, |p| p + pos);
                 pos = col + token.len();
-                let at = format!("{origin}:{}:{}", i + 1, content[..col].chars().count() + 1);
+                // The location is formatted only on error: this loop runs once per class id.
+                let at = || format!("{origin}:{}:{}", i + 1, content[..col].chars().count() + 1);
                 let id: u64 = token.parse().map_err(|_| {
                     anyhow::anyhow!(
-                        "{at}: expected a class id (an integer from 0 to {}), found '{token}'",
+                        "{}: expected a class id (an integer from 0 to {}), found '{token}'",
+                        at(),
                         u64::MAX - 1
                     )
                 })?;
                 // A partition has 1 + its largest class id rows, which must itself be a u64.
                 if id == u64::MAX {
                     bail!(
-                        "{at}: class id {id} is too large: a partition has 1 + its largest class id rows, so class ids must be at most {}",
+                        "{}: class id {id} is too large: a partition has 1 + its largest class id rows, so class ids must be at most {}",
+                        at(),
                         u64::MAX - 1
                     );
                 }

@@ -121,34 +121,25 @@ fn train_checks_its_output_directory_before_training() {
 fn sweep_checks_its_plot_path_before_any_run() {
     let dir = tempfile::tempdir().unwrap();
     write(dir.path(), "s.toml", SCHEMA);
-    embplan()
-        .current_dir(dir.path())
-        .args([
-            "sweep",
-            "s.toml",
-            "--data",
-            "synthetic",
-            "--compressions",
-            "2",
-        ])
-        .args(["-o", "r.json", "--plot", "nodir/p.png"])
-        .assert()
-        .code(2)
-        .stderr(contains("directory 'nodir' does not exist"));
-    embplan()
-        .current_dir(dir.path())
-        .args([
-            "sweep",
-            "s.toml",
-            "--data",
-            "synthetic",
-            "--compressions",
-            "2",
-        ])
-        .args(["-o", "r.json", "--plot", "p.pdf"])
-        .assert()
-        .code(2)
-        .stderr(contains("must end in .png or .svg"));
+    for (plot, error) in [
+        ("nodir/p.png", "directory 'nodir' does not exist"),
+        ("p.pdf", "must end in .png or .svg"),
+    ] {
+        embplan()
+            .current_dir(dir.path())
+            .args([
+                "sweep",
+                "s.toml",
+                "--data",
+                "synthetic",
+                "--compressions",
+                "2",
+            ])
+            .args(["-o", "r.json", "--plot", plot])
+            .assert()
+            .code(2)
+            .stderr(contains(error));
+    }
     assert_eq!(files_in(dir.path()), ["s.toml"]);
 }
 

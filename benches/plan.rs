@@ -37,6 +37,7 @@ fn synthetic(features: usize, seed: u64) -> Schema {
             dim: 16,
             weight: 1.0,
             zipf: None,
+            profile: None,
         })
         .collect();
     Schema {
@@ -46,6 +47,7 @@ fn synthetic(features: usize, seed: u64) -> Schema {
         optimizer: Optimizer::Adagrad,
         zipf: None,
         features,
+        profile: None,
     }
 }
 

@@ -21,6 +21,7 @@ use anyhow::{Context, Result};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use toml::Spanned;
 
+use crate::profile::stats::FeatureProfile;
 use crate::source::Source;
 
 /// Element type of the embedding weights.
@@ -136,6 +137,8 @@ pub struct Feature {
     pub weight: f64,
     /// Zipf exponent of its ids for synthetic data, if set.
     pub zipf: Option<f64>,
+    /// What `embplan profile` measured of its values, if it was profiled.
+    pub profile: Option<FeatureProfile>,
 }
 
 /// A validated schema.
@@ -153,6 +156,34 @@ pub struct Schema {
     pub zipf: Option<f64>,
     /// The features, in file order.
     pub features: Vec<Feature>,
+    /// Where the profile came from, if `embplan profile` wrote the schema.
+    pub profile: Option<DataProfile>,
+}
+
+/// What a profiled schema records of the data it measured (the `[profile]` table).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DataProfile {
+    /// The files read, as given.
+    pub files: Vec<String>,
+    /// Their format.
+    pub format: String,
+    /// Rows read.
+    #[serde(with = "wide_u64")]
+    pub rows: u64,
+    /// Share of rows with label 1.
+    pub positive_rate: f64,
+    /// Values seen fewer times than this share each feature's out-of-vocabulary id.
+    #[serde(with = "wide_u64")]
+    pub min_count: u64,
+    /// Whether every figure is exact (else some are sketch estimates, see each feature).
+    pub exact: bool,
+    /// The vocabulary directory (relative to the schema file), if one was written.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vocab: Option<String>,
+    /// The vocabulary's fingerprint (its manifest's), to catch a mismatched vocabulary.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vocab_fingerprint: Option<String>,
 }
 
 /// A u64 that TOML (whose integers are i64) may also give as a decimal string.
@@ -227,6 +258,7 @@ struct RawSchema {
     zipf: Option<Spanned<f64>>,
     #[serde(default, rename = "feature")]
     features: Vec<RawFeature>,
+    profile: Option<DataProfile>,
 }
 
 #[derive(Deserialize)]
@@ -237,6 +269,7 @@ struct RawFeature {
     dim: Option<Spanned<u32>>,
     weight: Option<Spanned<f64>>,
     zipf: Option<Spanned<f64>>,
+    profile: Option<FeatureProfile>,
 }
 
 impl Schema {
@@ -301,6 +334,7 @@ impl Schema {
                 dim,
                 weight,
                 zipf: feature_zipf.or(zipf),
+                profile: f.profile,
             });
         }
         Ok(Schema {
@@ -310,7 +344,34 @@ impl Schema {
             optimizer: raw.optimizer,
             zipf,
             features,
+            profile: raw.profile,
         })
+    }
+
+    /// The schema as TOML, in the format [`Schema::from_toml`] reads (dims and weights
+    /// written per feature only where they differ from the defaults).
+    pub fn to_toml(&self) -> Result<String> {
+        let out = OutSchema {
+            name: self.name.as_deref(),
+            dim: self.dim,
+            dtype: self.dtype,
+            optimizer: self.optimizer,
+            zipf: self.zipf,
+            profile: self.profile.as_ref(),
+            feature: self
+                .features
+                .iter()
+                .map(|f| OutFeature {
+                    name: &f.name,
+                    cardinality: f.cardinality,
+                    dim: (f.dim != self.dim).then_some(f.dim),
+                    weight: (f.weight != 1.0).then_some(f.weight),
+                    zipf: f.zipf.filter(|z| Some(*z) != self.zipf),
+                    profile: f.profile.as_ref(),
+                })
+                .collect(),
+        };
+        toml::to_string(&out).context("cannot format the schema as TOML")
     }
 
     /// A schema name for titles: the given name or `unnamed`.
@@ -324,6 +385,35 @@ impl Schema {
             .iter()
             .try_fold(0u64, |acc, f| acc.checked_add(f.cardinality))
     }
+}
+
+#[derive(Serialize)]
+struct OutSchema<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    name: Option<&'a str>,
+    dim: u32,
+    dtype: Dtype,
+    optimizer: Optimizer,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    zipf: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    profile: Option<&'a DataProfile>,
+    feature: Vec<OutFeature<'a>>,
+}
+
+#[derive(Serialize)]
+struct OutFeature<'a> {
+    name: &'a str,
+    #[serde(with = "wide_u64")]
+    cardinality: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    dim: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    weight: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    zipf: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    profile: Option<&'a FeatureProfile>,
 }
 
 fn positive_dim(src: &Source, d: &Spanned<u32>) -> Result<u32> {

@@ -15,6 +15,7 @@ pub mod estimate;
 pub mod export;
 pub mod plan;
 pub mod plot;
+pub mod profile;
 pub mod report;
 pub mod sweep;
 pub mod train;
@@ -53,6 +54,8 @@ pub struct Cli {
 /// The subcommands, in workflow order.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Measure raw training data: cardinalities, frequencies, vocabularies → a schema.
+    Profile(profile::Args),
     /// Choose a scheme and combiner per feature to fit a memory budget (or build a baseline).
     Plan(plan::Args),
     /// Prove partitions complementary, or print a counterexample pair.
@@ -106,6 +109,7 @@ pub fn warn_not_complementary(plan: &embplan::plan::Plan) -> Result<Vec<String>>
 pub fn run(cli: Cli) -> Result<ExitCode> {
     QUIET.store(cli.quiet, std::sync::atomic::Ordering::Relaxed);
     match cli.command {
+        Command::Profile(args) => profile::run(&args),
         Command::Verify(args) => verify::run(&args),
         Command::Estimate(args) => estimate::run(&args),
         Command::Plot(args) => plot::run(&args),

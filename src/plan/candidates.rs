@@ -379,6 +379,7 @@ mod tests {
             dim,
             weight: 1.0,
             zipf: None,
+            profile: None,
         }
     }
 

@@ -390,8 +390,10 @@ mod tests {
                     dim,
                     weight,
                     zipf: None,
+                    profile: None,
                 })
                 .collect(),
+            profile: None,
         }
     }
 

@@ -139,6 +139,7 @@ fn estimate_table_snapshot() {
 fn help_snapshots() {
     for args in [
         &["--help"][..],
+        &["profile", "--help"],
         &["plan", "--help"],
         &["verify", "--help"],
         &["estimate", "--help"],

@@ -1,0 +1,163 @@
+//! Exact per-value counts of one feature: occurrences and positive labels.
+
+use std::collections::HashMap;
+
+use foldhash::fast::FixedState;
+
+use super::value::{self, Value};
+
+/// Occurrences of one value and how many of them had a positive label.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Tally {
+    /// Rows holding the value.
+    pub count: u64,
+    /// Of those, rows with label 1.
+    pub positives: u64,
+}
+
+impl Tally {
+    fn add(&mut self, other: Tally) {
+        self.count += other.count;
+        self.positives += other.positives;
+    }
+}
+
+/// A fixed-seed hasher: counts are merged by key, and a fixed seed keeps runs reproducible.
+type Fast = FixedState;
+
+/// Exact counts of one feature's values.
+#[derive(Debug, Clone, Default)]
+pub struct Counts {
+    packed: HashMap<u128, Tally, Fast>,
+    long: HashMap<Box<[u8]>, Tally, Fast>,
+    /// Rows counted.
+    pub rows: u64,
+    /// Rows with label 1.
+    pub positives: u64,
+}
+
+/// Bytes one tracked value costs in a hash map (key, tally, control byte, load factor 7/8),
+/// used to decide when exact counting no longer fits in memory.
+pub const BYTES_PER_VALUE: u64 = 40;
+
+impl Counts {
+    /// Counts one row's value; `arena` holds the bytes of long-string keys.
+    #[inline]
+    pub fn add(&mut self, key: u128, positive: bool, arena: &[u8]) {
+        let p = u64::from(positive);
+        self.rows += 1;
+        self.positives += p;
+        let t = if value::tag(key) == value::LONG_TAG {
+            let bytes = &arena[value::long_range(key)];
+            if let Some(t) = self.long.get_mut(bytes) {
+                t
+            } else {
+                self.long.entry(bytes.into()).or_default()
+            }
+        } else {
+            self.packed.entry(key).or_default()
+        };
+        t.count += 1;
+        t.positives += p;
+    }
+
+    /// Adds `tally` to `value` (merging vocabularies or worker counts).
+    pub fn add_tally(&mut self, value: Value, tally: Tally) {
+        self.rows += tally.count;
+        self.positives += tally.positives;
+        match value {
+            Value::Packed(k) => self.packed.entry(k).or_default().add(tally),
+            Value::Long(b) => self.long.entry(b).or_default().add(tally),
+        }
+    }
+
+    /// Adds every count of `other`.
+    pub fn merge(&mut self, other: Counts) {
+        self.rows += other.rows;
+        self.positives += other.positives;
+        if self.packed.len() < other.packed.len() {
+            // Insert the smaller map into the larger one.
+            let mine = std::mem::replace(&mut self.packed, other.packed);
+            for (k, t) in mine {
+                self.packed.entry(k).or_default().add(t);
+            }
+        } else {
+            for (k, t) in other.packed {
+                self.packed.entry(k).or_default().add(t);
+            }
+        }
+        for (k, t) in other.long {
+            self.long.entry(k).or_default().add(t);
+        }
+    }
+
+    /// Number of distinct values.
+    pub fn distinct(&self) -> u64 {
+        (self.packed.len() + self.long.len()) as u64
+    }
+
+    /// Approximate bytes held.
+    pub fn bytes(&self) -> u64 {
+        let long_bytes: usize = self.long.keys().map(|k| k.len() + 16).sum();
+        self.distinct() * BYTES_PER_VALUE + long_bytes as u64
+    }
+
+    /// Every value with its tally, most frequent first; ties by [`value::value_order`].
+    pub fn ranked(self) -> Vec<(Value, Tally)> {
+        let mut all: Vec<(Value, Tally)> = self
+            .packed
+            .into_iter()
+            .map(|(k, t)| (Value::Packed(k), t))
+            .chain(self.long.into_iter().map(|(k, t)| (Value::Long(k), t)))
+            .collect();
+        all.sort_unstable_by(|a, b| {
+            b.1.count
+                .cmp(&a.1.count)
+                .then_with(|| value::value_order(&a.0, &b.0))
+        });
+        all
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranked_is_by_count_then_integers_then_bytes() {
+        let mut arena = Vec::new();
+        let mut c = Counts::default();
+        for (text, positive) in [
+            ("b", true),
+            ("7", false),
+            ("a", false),
+            ("b", false),
+            ("10", true),
+        ] {
+            let k = value::pack_text(text.as_bytes(), &mut arena);
+            c.add(k, positive, &arena);
+        }
+        let long = b"a value longer than fifteen bytes";
+        let k = value::pack_text(long, &mut arena);
+        c.add(k, true, &arena);
+        let texts: Vec<String> = c
+            .clone()
+            .ranked()
+            .iter()
+            .map(|(v, _)| String::from_utf8(value::value_text(v)).unwrap())
+            .collect();
+        assert_eq!(texts[..4], ["b", "7", "10", "a"]);
+        assert_eq!(c.distinct(), 5);
+        assert_eq!((c.rows, c.positives), (6, 3));
+        let mut d = Counts::default();
+        d.merge(c.clone());
+        d.merge(c);
+        assert_eq!(
+            d.ranked()[0].1,
+            Tally {
+                count: 4,
+                positives: 2
+            }
+        );
+    }
+}

@@ -9,7 +9,7 @@ use embplan::plan::Plan;
 use embplan::schema::{Dtype, Optimizer};
 use embplan::train::{Interaction, ModelConfig, TrainConfig, TrainOptimizer};
 
-use embplan::train::data::Format;
+use embplan::profile::RawFormat;
 use embplan::train::source::{Data, DataSource};
 
 /// Where the training and validation data come from.
@@ -28,10 +28,25 @@ pub struct DataArgs {
     #[arg(long, value_name = "FRACTION", value_parser = super::values::number)]
     pub valid_frac: Option<f64>,
 
-    /// Input data format: tsv (tab-separated), csv (comma-separated) or criteo; by default
-    /// csv for names ending in .csv, else tsv.
+    /// Input data format: tsv, csv, criteo, or (with --vocab) npy or parquet; by default
+    /// csv for names ending in .csv, npy for .npy, parquet for .parquet, else tsv.
     #[arg(long, value_name = "FORMAT", value_enum, ignore_case = true)]
-    pub data_format: Option<Format>,
+    pub data_format: Option<RawFormat>,
+
+    /// Read raw values (any strings, empty fields, any integers) and encode them through the
+    /// vocabulary `embplan profile --vocab DIR` wrote; unknown values get the
+    /// out-of-vocabulary id and are counted, never an error.
+    #[arg(long, value_name = "DIR")]
+    pub vocab: Option<PathBuf>,
+
+    /// With --vocab, TSV/CSV/Parquet: the label column (values 0 or 1).
+    #[arg(
+        long,
+        value_name = "COLUMN",
+        default_value = "label",
+        requires = "vocab"
+    )]
+    pub label: String,
 
     /// TSV/CSV without a header: each line is the label then one id per feature in plan order.
     #[arg(long)]
@@ -65,9 +80,14 @@ impl DataArgs {
         files
     }
 
-    /// The library's data source; `seed` seeds synthetic generation.
-    pub fn source(&self, seed: u64) -> DataSource {
+    /// The library's data source; `seed` seeds synthetic generation, `threads` read raw files.
+    pub fn source(&self, seed: u64, threads: Option<std::num::NonZeroUsize>) -> DataSource {
         DataSource {
+            vocab: self.vocab.clone(),
+            label: self.label.clone(),
+            threads: threads
+                .or_else(|| std::thread::available_parallelism().ok())
+                .map_or(1, std::num::NonZeroUsize::get),
             data: self.data.clone(),
             valid: self.valid.clone(),
             valid_frac: self.valid_frac,

@@ -102,6 +102,9 @@ pub fn run(args: &Args) -> Result<ExitCode> {
         embplan::output::check_output(plot, &inputs, &["png", "svg"], "plot")?;
     }
     let schema = Schema::load(&args.schema)?;
+    if let Some(dir) = &args.data.vocab {
+        embplan::profile::vocab::check_schema(&schema, dir)?;
+    }
     let full = Plan::full_from_schema(&schema)?;
     let full_bytes = full.costs()?.total.bytes;
     let budgets = if args.compressions.is_empty() {
@@ -133,7 +136,7 @@ pub fn run(args: &Args) -> Result<ExitCode> {
         },
         train,
     };
-    let source = args.data.source(args.seed);
+    let source = args.data.source(args.seed, args.model.threads);
     let data_name = source.describe();
     let settings = embplan::sweep::settings(&schema, &source.settings(), &cfg);
     let mut results = load_or_start(&args.output, schema.display_name(), &data_name, settings)?;

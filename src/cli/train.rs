@@ -67,10 +67,17 @@ pub fn run(args: &Args) -> Result<ExitCode> {
         InputKind::Schema => Some(Schema::load(&args.plan)?),
         InputKind::Plan => None,
     };
-    let data = args.data.source(args.seed).load(&plan, schema.as_ref())?;
+    if let (Some(schema), Some(dir)) = (&schema, &args.data.vocab) {
+        embplan::profile::vocab::check_schema(schema, dir)?;
+    }
+    let data = args
+        .data
+        .source(args.seed, args.model.threads)
+        .load(&plan, schema.as_ref())?;
     for note in &notes {
         crate::cli::say!("note: {note}");
     }
+    report_oov(&data.oov);
     let mut progress = Progress::new(!args.json);
     let report = embplan::train::train_observed(&plan, &data, &cfg, &mut progress)?;
     progress.bar.finish_and_clear();
@@ -86,6 +93,20 @@ pub fn run(args: &Args) -> Result<ExitCode> {
         render(&mut out, &report)?;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Notes, per feature and split, the values the vocabulary did not know.
+pub fn report_oov(oov: &[embplan::train::raw::OovCount]) {
+    for c in oov.iter().filter(|c| c.oov > 0) {
+        crate::cli::say!(
+            "note: {} {}: {} of {} values ({:.2}%) got the out-of-vocabulary id (folded by --min-count, or not in the vocabulary)",
+            c.split,
+            c.feature,
+            c.oov,
+            c.total,
+            100.0 * c.oov as f64 / c.total.max(1) as f64
+        );
+    }
 }
 
 /// A progress bar on a terminal (hidden otherwise) and per-epoch lines on stderr.

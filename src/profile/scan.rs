@@ -12,7 +12,7 @@ use std::sync::{Mutex, mpsc};
 
 use anyhow::{Result, anyhow, bail};
 
-use super::input::{Input, RawFormat, criteo_names, open_text};
+use super::input::{Input, RawFormat, open_text};
 use super::text::{self, Roles};
 
 /// Rows parsed from one block: labels, packed values (row-major), dense values.
@@ -104,8 +104,9 @@ fn scan_text<S: Send>(
     for path in &input.files {
         let mut reader = open_text(path)?;
         let (r, header_lines) = if input.format == RawFormat::Criteo {
-            let n = names.get_or_insert_with(|| criteo_names(text::CRITEO_CATEGORICAL));
-            (Roles::criteo(n.len(), input.dense), 0)
+            let r = Roles::criteo(path, input.categorical.as_deref(), input.dense)?;
+            names.get_or_insert_with(|| r.names.clone());
+            (r, 0)
         } else {
             let (header, lines) = text::read_header(path, &mut reader, input.format)?;
             let r = text::table_roles(path, &header, input, names.as_deref())?;

@@ -43,19 +43,32 @@ pub struct Roles {
 }
 
 impl Roles {
-    /// Criteo's fixed layout: label, 13 integers, `categorical` ids.
-    pub fn criteo(categorical: usize, dense: bool) -> Roles {
-        let columns = std::iter::once(Role::Label)
+    /// Criteo's fixed layout: label, 13 integers, 26 ids named C1..C26; `selected` picks
+    /// and orders the categorical columns (default: all, in order).
+    pub fn criteo(path: &Path, selected: Option<&[String]>, dense: bool) -> Result<Roles> {
+        let all = super::input::criteo_names(CRITEO_CATEGORICAL);
+        let names = selected.map_or_else(|| all.clone(), <[String]>::to_vec);
+        let mut columns: Vec<Role> = std::iter::once(Role::Label)
             .chain((0..CRITEO_DENSE).map(|j| if dense { Role::Dense(j) } else { Role::Skip }))
-            .chain((0..categorical).map(Role::Categorical))
+            .chain(std::iter::repeat_n(Role::Skip, CRITEO_CATEGORICAL))
             .collect();
-        Roles {
+        for (i, name) in names.iter().enumerate() {
+            let Some(c) = all.iter().position(|a| a == name) else {
+                let hint = crate::source::did_you_mean(name, all.iter().map(String::as_str));
+                bail!(
+                    "{}: the Criteo format has categorical columns C1..C{CRITEO_CATEGORICAL}, not '{name}'{hint}",
+                    path.display()
+                );
+            };
+            columns[1 + CRITEO_DENSE + c] = Role::Categorical(i);
+        }
+        Ok(Roles {
             columns,
-            names: super::input::criteo_names(categorical),
+            names,
             dense: if dense { CRITEO_DENSE } else { 0 },
             delimiter: b'\t',
             criteo: true,
-        }
+        })
     }
 }
 

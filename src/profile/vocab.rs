@@ -93,6 +93,27 @@ impl Manifest {
     }
 }
 
+/// Errors when `schema` was profiled with another vocabulary than the one in `dir` (a
+/// schema without a recorded vocabulary passes: the per-feature id counts are still checked
+/// when the vocabulary is loaded).
+pub fn check_schema(schema: &crate::schema::Schema, dir: &Path) -> Result<()> {
+    let Some(expected) = schema
+        .profile
+        .as_ref()
+        .and_then(|p| p.vocab_fingerprint.as_deref())
+    else {
+        return Ok(());
+    };
+    let actual = Manifest::load(dir)?.fingerprint();
+    if actual != expected {
+        bail!(
+            "the vocabulary in '{}' (fingerprint {actual}) is not the one the schema was profiled with (fingerprint {expected}): pass the --vocab directory written with this schema, or profile again",
+            dir.display()
+        );
+    }
+    Ok(())
+}
+
 /// A file name for a feature: its name with anything but letters, digits, `_`, `-` and `.`
 /// percent-encoded, so any column name is a safe, distinct file name.
 pub fn file_name(feature: &str) -> String {

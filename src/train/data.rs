@@ -76,6 +76,9 @@ pub struct Dataset {
     pub valid: Split,
     /// For synthetic data: the hidden teacher's own validation metrics (the best achievable).
     pub teacher_valid: Option<super::metrics::Metrics>,
+    /// Raw data read through a vocabulary: per feature and split, values that got the
+    /// out-of-vocabulary id.
+    pub oov: Vec<super::raw::OovCount>,
 }
 
 /// A categorical feature as the readers need it: its name and number of ids.
@@ -422,6 +425,7 @@ pub fn load_files(features: &[FeatureSpec], src: &FileSource) -> Result<Dataset>
         train,
         valid,
         teacher_valid: None,
+        oov: Vec::new(),
     })
 }
 

@@ -9,6 +9,7 @@ pub mod data;
 pub mod metrics;
 pub mod model;
 pub mod optim;
+pub mod raw;
 pub mod source;
 pub mod synthetic;
 #[cfg(test)]
@@ -136,6 +137,9 @@ pub struct TrainReport {
     pub baselines: Baselines,
     /// Features whose partitions are not complementary (colliding ids share every row).
     pub not_complementary: Vec<String>,
+    /// Raw data read through a vocabulary: values that got the out-of-vocabulary id.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub oov: Vec<raw::OovCount>,
 }
 
 /// Receives progress during [`train`].
@@ -378,6 +382,7 @@ fn run(
             teacher_valid: data.teacher_valid,
         },
         not_complementary: plan.not_complementary()?,
+        oov: data.oov.clone(),
     })
 }
 

@@ -5,9 +5,11 @@ use std::path::PathBuf;
 use anyhow::{Result, bail};
 
 use super::data::{self, FileSource, Format};
+use super::raw::{self, RawSource};
 use super::synthetic::{self, SyntheticConfig};
 use super::{Dataset, feature_specs};
 use crate::plan::Plan;
+use crate::profile::RawFormat;
 use crate::schema::Schema;
 
 /// Where the examples come from.
@@ -49,7 +51,13 @@ pub struct DataSource {
     /// Share of the training file's last lines held out when there is no validation file.
     pub valid_frac: Option<f64>,
     /// File format; `None` guesses from the extension (.csv → csv, else tsv).
-    pub format: Option<Format>,
+    pub format: Option<RawFormat>,
+    /// Raw files encoded through this vocabulary (from `embplan profile --vocab`).
+    pub vocab: Option<PathBuf>,
+    /// Raw TSV/CSV/Parquet with a vocabulary: the label column.
+    pub label: String,
+    /// Worker threads reading raw files.
+    pub threads: usize,
     /// TSV/CSV without a header line.
     pub no_header: bool,
     /// Skip header columns that are neither `label` nor a feature.
@@ -107,6 +115,10 @@ impl DataSource {
             .format
             .map_or("by extension".to_string(), |f| format!("{f:?}"));
         out.push(("format", format.to_lowercase()));
+        if let Some(v) = &self.vocab {
+            out.push(("vocab", v.display().to_string()));
+            out.push(("label", self.label.clone()));
+        }
         out.push(("header", (!self.no_header).to_string()));
         out.push((
             "ignore_extra_columns",
@@ -127,10 +139,33 @@ impl DataSource {
         let Data::File(path) = self.data.clone() else {
             unreachable!("synthetic data returned above");
         };
+        if let Some(vocab) = &self.vocab {
+            return raw::load(
+                &specs,
+                &RawSource {
+                    train: vec![path],
+                    valid: self.valid.iter().cloned().collect(),
+                    valid_frac: self.valid_frac.unwrap_or(0.1),
+                    format: self.format,
+                    label: self.label.clone(),
+                    vocab: vocab.clone(),
+                    threads: self.threads,
+                },
+            );
+        }
+        let format = match self.format.unwrap_or_else(|| RawFormat::for_path(&path)) {
+            RawFormat::Tsv => Format::Tsv,
+            RawFormat::Csv => Format::Csv,
+            RawFormat::Criteo => Format::Criteo,
+            other => bail!(
+                "{} files hold raw values: read them through a vocabulary with --vocab DIR (written by `embplan profile --vocab DIR`)",
+                other.name()
+            ),
+        };
         data::load_files(
             &specs,
             &FileSource {
-                format: self.format.unwrap_or_else(|| Format::for_path(&path)),
+                format,
                 train: path,
                 valid: self.valid.clone(),
                 valid_frac: self.valid_frac.unwrap_or(0.1),

@@ -134,6 +134,7 @@ pub fn generate(features: &[FeatureSpec], cfg: &SyntheticConfig) -> Result<Datas
         train,
         valid,
         teacher_valid: Some(teacher),
+        oov: Vec::new(),
     })
 }
 

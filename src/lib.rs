@@ -15,6 +15,7 @@ pub mod output;
 pub mod partition;
 pub mod plan;
 pub mod plot;
+pub mod profile;
 pub mod proof;
 pub mod results;
 pub mod schema;

@@ -1,0 +1,3 @@
+//! Measuring categorical data: counts, sketches, vocabularies.
+
+pub mod sketch;

@@ -1,11 +1,16 @@
 //! Mergeable streaming sketches, for profiling categorical features when exact counting does
-//! not fit in memory: [`Hll`] counts distinct values, and [`hash64`] hashes the caller's
-//! 128-bit keys for it.
+//! not fit in memory: [`Hll`] counts distinct values, [`SpaceSaving`] finds the heavy hitters
+//! (with their positive labels), and [`hash64`] hashes the caller's 128-bit keys for both.
 //!
-//! The sketches are *mergeable*: one sketch per shard or per file, merged afterwards, keeps the
+//! Both sketches are *mergeable*: one sketch per shard or per file, merged afterwards, keeps the
 //! guarantees of one sketch over the concatenated stream, so profiling can run in parallel and
-//! resume from the state written in a manifest. They are deterministic: the same input in the
+//! resume from the state written in a manifest. Both are deterministic: the same input in the
 //! same order gives the same state, whatever the hash map's seed.
+
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
+use std::hash::Hash;
+use std::num::NonZeroUsize;
 
 use serde::{Deserialize, Serialize};
 
@@ -34,6 +39,16 @@ pub enum SketchError {
         left: u8,
         /// The precision of the sketch merged from.
         right: u8,
+    },
+    /// Two Space-Saving summaries of different capacities cannot be merged.
+    #[error(
+        "cannot merge Space-Saving summaries of capacity {left} and {right}: expected equal capacities"
+    )]
+    CapacityMismatch {
+        /// The capacity of the summary merged into.
+        left: usize,
+        /// The capacity of the summary merged from.
+        right: usize,
     },
     /// Serialized sketch state that does not parse.
     #[error("malformed HyperLogLog state: expected {expected}, found {found}")]
@@ -303,4 +318,302 @@ fn tau(mut x: f64) -> f64 {
             return z / 3.0;
         }
     }
+}
+
+/// A tracked key with its estimated counts. With `N` the items seen and `k` the capacity:
+/// true count ∈ [count − error, count] and true positives ∈ [positives − error, positives],
+/// where error ≤ [`SpaceSaving::error_bound`] ≤ N/k.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HeavyHitter<K> {
+    /// The key.
+    pub key: K,
+    /// An over-estimate of the key's occurrences.
+    pub count: u64,
+    /// The most `count` (and `positives`) may over-count by.
+    pub error: u64,
+    /// An over-estimate of the key's occurrences with a positive label.
+    pub positives: u64,
+}
+
+/// Heavy hitters by Space-Saving (Metwally, Agrawal and El Abbadi 2005) with `capacity`
+/// counters, each also counting positive labels.
+///
+/// A tracked key's counter is incremented; an untracked key takes over the counter with the
+/// smallest count `min` (when all are used), starting at count `min + 1` and error `min`, since
+/// an untracked key occurred at most `min` times. Guarantees, with `N` the items seen and `k`
+/// the capacity: every key whose true count exceeds N/k is tracked, and every counter
+/// over-counts by at most its error ≤ [`SpaceSaving::error_bound`] ≤ N/k. Positive labels have
+/// the same semantics: a taken-over counter starts with `min` positives too, as the key may have
+/// had up to `min` positive occurrences before.
+///
+/// The counters live in Metwally's *stream summary*, here as an array ordered by count
+/// (descending) with a bucket per run of equal counts: an increment swaps the counter to the
+/// front of its run and hands it to the run before, so every insert is O(1) (one hash lookup
+/// plus a few index writes, no allocation once a key is tracked), and the minimum is the last
+/// counter. Which of several minimal counters is taken over depends on the insertion order
+/// only, never on the hash map, so the state is deterministic.
+#[derive(Debug, Clone)]
+pub struct SpaceSaving<K> {
+    /// k, the number of counters.
+    capacity: NonZeroUsize,
+    /// N, the items seen (merged summaries add theirs).
+    total: u64,
+    /// Each tracked key's counter.
+    slot_of: HashMap<K, usize>,
+    /// The counters, in a stable slot each (a taken-over counter keeps its slot).
+    counters: Vec<Counter<K>>,
+    /// Slots by count descending.
+    order: Vec<usize>,
+    /// The runs of equal counts in `order`, indexed by `Counter::bucket`.
+    buckets: Vec<Bucket>,
+    /// Unused entries of `buckets`, for reuse.
+    free_buckets: Vec<usize>,
+}
+
+/// One Space-Saving counter: its public view, and where it sits in the stream summary.
+#[derive(Debug, Clone)]
+struct Counter<K> {
+    hit: HeavyHitter<K>,
+    /// Where the slot is in `SpaceSaving::order`.
+    position: usize,
+    /// The run of equal counts it belongs to.
+    bucket: usize,
+}
+
+/// A run `order[first..=last]` of counters with equal counts.
+#[derive(Debug, Clone, Copy)]
+struct Bucket {
+    first: usize,
+    last: usize,
+}
+
+impl<K: Hash + Eq + Clone + Ord> SpaceSaving<K> {
+    /// An empty summary with `capacity` counters.
+    pub fn new(capacity: NonZeroUsize) -> Self {
+        let k = capacity.get();
+        Self {
+            capacity,
+            total: 0,
+            // One spare entry: a taken-over key is inserted before the old one is removed.
+            slot_of: HashMap::with_capacity(k + 1),
+            counters: Vec::with_capacity(k),
+            order: Vec::with_capacity(k),
+            buckets: Vec::new(),
+            free_buckets: Vec::new(),
+        }
+    }
+
+    /// The number of counters, k.
+    pub fn capacity(&self) -> usize {
+        self.capacity.get()
+    }
+
+    /// The number of keys tracked (at most the capacity).
+    pub fn len(&self) -> usize {
+        self.counters.len()
+    }
+
+    /// Whether nothing was inserted.
+    pub fn is_empty(&self) -> bool {
+        self.counters.is_empty()
+    }
+
+    /// The items seen, N (including those of merged summaries).
+    pub fn total(&self) -> u64 {
+        self.total
+    }
+
+    /// The guaranteed maximum over-count: every counter's error is at most this, so is every
+    /// untracked key's true count, and it is at most N/k. The smallest count when all counters
+    /// are used, else 0 (nothing was ever dropped).
+    pub fn error_bound(&self) -> u64 {
+        match self.order.last() {
+            Some(&slot) if self.len() == self.capacity() => self.counters[slot].hit.count,
+            _ => 0,
+        }
+    }
+
+    /// Counts one occurrence of `key`, and whether its label was positive.
+    pub fn insert(&mut self, key: K, positive: bool) {
+        self.total += 1;
+        let tracked = self.counters.len();
+        let slot = match self.slot_of.entry(key) {
+            Entry::Occupied(entry) => {
+                let slot = *entry.get();
+                self.increment(slot);
+                slot
+            }
+            Entry::Vacant(entry) if tracked < self.capacity.get() => {
+                let key = entry.key().clone();
+                entry.insert(tracked);
+                let hit = HeavyHitter {
+                    key,
+                    count: 1,
+                    error: 0,
+                    positives: 0,
+                };
+                self.push(hit);
+                tracked
+            }
+            Entry::Vacant(entry) => {
+                // Take over the smallest counter: the key occurred at most `min` times before.
+                let slot = self.order[tracked - 1];
+                let key = entry.key().clone();
+                entry.insert(slot);
+                let hit = &mut self.counters[slot].hit;
+                let evicted = std::mem::replace(&mut hit.key, key);
+                hit.error = hit.count;
+                hit.positives = hit.count;
+                self.slot_of.remove(&evicted);
+                self.increment(slot);
+                slot
+            }
+        };
+        if positive {
+            self.counters[slot].hit.positives += 1;
+        }
+    }
+
+    /// Appends a counter whose count is at most every other's (the caller keeps the slot map).
+    fn push(&mut self, hit: HeavyHitter<K>) {
+        let position = self.order.len();
+        let last = self.order.last().map(|&slot| &self.counters[slot]);
+        let bucket = match last.filter(|last| last.hit.count == hit.count) {
+            Some(last) => {
+                let bucket = last.bucket;
+                self.buckets[bucket].last = position;
+                bucket
+            }
+            None => self.new_bucket(position),
+        };
+        self.order.push(self.counters.len());
+        self.counters.push(Counter {
+            hit,
+            position,
+            bucket,
+        });
+    }
+
+    /// Adds 1 to a slot's count, keeping `order` sorted: the slot swaps to the front of its run
+    /// and joins the run before (count + 1) or starts one.
+    fn increment(&mut self, slot: usize) {
+        let Counter {
+            position, bucket, ..
+        } = self.counters[slot];
+        let count = self.counters[slot].hit.count;
+        let first = self.buckets[bucket].first;
+        if position != first {
+            let other = self.order[first];
+            self.order.swap(position, first);
+            self.counters[other].position = position;
+            self.counters[slot].position = first;
+        }
+        let emptied = self.buckets[bucket].last == first;
+        if !emptied {
+            self.buckets[bucket].first = first + 1;
+        }
+        self.counters[slot].hit.count = count + 1;
+        let before = first
+            .checked_sub(1)
+            .map(|at| &self.counters[self.order[at]])
+            .filter(|counter| counter.hit.count == count + 1)
+            .map(|counter| counter.bucket);
+        match before {
+            Some(joined) => {
+                self.buckets[joined].last = first;
+                self.counters[slot].bucket = joined;
+                if emptied {
+                    self.free_buckets.push(bucket);
+                }
+            }
+            // The slot was alone in its run: the run [first, first] now holds count + 1.
+            None if emptied => {}
+            None => self.counters[slot].bucket = self.new_bucket(first),
+        }
+    }
+
+    /// A bucket for the one-counter run at `position`, reusing a free one.
+    fn new_bucket(&mut self, position: usize) -> usize {
+        let bucket = Bucket {
+            first: position,
+            last: position,
+        };
+        if let Some(index) = self.free_buckets.pop() {
+            self.buckets[index] = bucket;
+            index
+        } else {
+            self.buckets.push(bucket);
+            self.buckets.len() - 1
+        }
+    }
+
+    /// A tracked key's estimate, or `None` (its true count is then at most
+    /// [`SpaceSaving::error_bound`]).
+    pub fn get(&self, key: &K) -> Option<&HeavyHitter<K>> {
+        self.slot_of.get(key).map(|&slot| &self.counters[slot].hit)
+    }
+
+    /// The tracked keys by count descending, then key ascending (deterministic).
+    pub fn entries(&self) -> Vec<HeavyHitter<K>> {
+        let mut entries: Vec<_> = self.counters.iter().map(|c| c.hit.clone()).collect();
+        sort_entries(&mut entries);
+        entries
+    }
+
+    /// Adds `other`'s items: afterwards the summary holds the guarantees for the concatenation
+    /// of both streams, with error ≤ (N_a + N_b)/k.
+    ///
+    /// Agarwal et al. 2012 ("Mergeable summaries") merge Misra–Gries summaries by adding counts
+    /// and subtracting the (k+1)-th largest, which under-counts. Space-Saving is isomorphic to
+    /// Misra–Gries (count − min), and this is the same merge on the over-counting side (as in
+    /// Cafaro et al. 2016, parallel Space-Saving): a key absent from one summary is counted as
+    /// that summary's `error_bound` (its true count there is at most that), counts, errors and
+    /// positives add, and the k largest counts are kept (ties by key, so the merge is
+    /// deterministic). Why the guarantees hold: a kept key's error is at most
+    /// min_a + min_b ≤ (N_a + N_b)/k; every candidate counts at least min_a + min_b, so the new
+    /// minimum bounds every dropped or unseen key's true count; and any k candidates sum to at
+    /// most N_a + N_b, so a key with true count > (N_a + N_b)/k cannot be outranked by k others.
+    pub fn merge(&mut self, other: &Self) -> Result<(), SketchError> {
+        if self.capacity != other.capacity {
+            return Err(SketchError::CapacityMismatch {
+                left: self.capacity(),
+                right: other.capacity(),
+            });
+        }
+        // What an untracked key may have counted in a summary: its error bound, in all three.
+        let floor = |summary: &Self| [summary.error_bound(); 3];
+        let (floor_self, floor_other) = (floor(self), floor(other));
+        let plus = |hit: &HeavyHitter<K>, [count, error, positives]: [u64; 3]| HeavyHitter {
+            key: hit.key.clone(),
+            count: hit.count + count,
+            error: hit.error + error,
+            positives: hit.positives + positives,
+        };
+        let mut candidates = Vec::with_capacity(self.len() + other.len());
+        for Counter { hit, .. } in &self.counters {
+            let theirs = other.get(&hit.key);
+            let more = theirs.map_or(floor_other, |t| [t.count, t.error, t.positives]);
+            candidates.push(plus(hit, more));
+        }
+        for Counter { hit, .. } in &other.counters {
+            if self.get(&hit.key).is_none() {
+                candidates.push(plus(hit, floor_self));
+            }
+        }
+        sort_entries(&mut candidates);
+        candidates.truncate(self.capacity());
+        let mut merged = Self::new(self.capacity);
+        merged.total = self.total + other.total;
+        for (slot, hit) in candidates.into_iter().enumerate() {
+            merged.slot_of.insert(hit.key.clone(), slot);
+            merged.push(hit);
+        }
+        *self = merged;
+        Ok(())
+    }
+}
+
+/// Sorts by count descending, then key ascending: a total order, as keys are distinct.
+fn sort_entries<K: Ord>(entries: &mut [HeavyHitter<K>]) {
+    entries.sort_unstable_by(|a, b| b.count.cmp(&a.count).then_with(|| a.key.cmp(&b.key)));
 }

@@ -1,6 +1,13 @@
+use std::collections::HashMap;
+use std::num::NonZeroUsize;
+
 use proptest::prelude::*;
 
 use super::*;
+
+fn capacity(k: usize) -> NonZeroUsize {
+    NonZeroUsize::new(k).expect("a positive capacity")
+}
 
 fn hll_of(precision: u8, keys: impl IntoIterator<Item = u64>) -> Hll {
     let mut hll = Hll::new(precision).unwrap();
@@ -222,5 +229,227 @@ proptest! {
         if let Ok(hll) = Hll::from_hex(precision, &hex) {
             prop_assert_eq!(hll.to_hex(), hex.to_lowercase());
         }
+    }
+}
+
+/// Checks the stream-summary's internal consistency.
+fn check_structure<K: Hash + Eq + Clone + Ord + std::fmt::Debug>(summary: &SpaceSaving<K>) {
+    let n = summary.counters.len();
+    assert!(n <= summary.capacity());
+    assert_eq!(summary.order.len(), n);
+    assert_eq!(summary.slot_of.len(), n);
+    let mut sum = 0;
+    for (position, &slot) in summary.order.iter().enumerate() {
+        let Counter {
+            hit,
+            position: at,
+            bucket,
+        } = &summary.counters[slot];
+        sum += hit.count;
+        assert_eq!(*at, position);
+        assert_eq!(summary.slot_of[&hit.key], slot);
+        // A counter's own occurrence is never part of its error; a taken-over one starts with
+        // `min` positives, its error.
+        assert!(hit.error < hit.count);
+        assert!(hit.error <= hit.positives && hit.positives <= hit.count);
+        let bucket = summary.buckets[*bucket];
+        assert!(bucket.first <= position && position <= bucket.last);
+        let count_at = |at: usize| summary.counters[summary.order[at]].hit.count;
+        assert!((bucket.first..=bucket.last).all(|at| count_at(at) == hit.count));
+        assert!(bucket.first == 0 || count_at(bucket.first - 1) > hit.count);
+        assert!(bucket.last + 1 == n || count_at(bucket.last + 1) < hit.count);
+    }
+    // Every insert adds exactly 1 to the counts and a merge at most its inputs' sums.
+    assert!(sum <= summary.total());
+}
+
+/// Checks Space-Saving's guarantees against exact counts of `stream`.
+fn check_guarantees(summary: &SpaceSaving<u32>, stream: &[(u32, bool)]) {
+    check_structure(summary);
+    let mut exact: HashMap<u32, (u64, u64)> = HashMap::new();
+    for &(key, positive) in stream {
+        let entry = exact.entry(key).or_default();
+        entry.0 += 1;
+        entry.1 += u64::from(positive);
+    }
+    let total = stream.len() as u64;
+    let k = summary.capacity() as u64;
+    let bound = summary.error_bound();
+    assert_eq!(summary.total(), total);
+    assert!(bound <= total / k, "bound {bound} > {total}/{k}");
+    let entries = summary.entries();
+    assert_eq!(entries.len(), summary.len());
+    assert_eq!(summary.len(), exact.len().min(summary.capacity()));
+    for entry in &entries {
+        let (count, positives) = exact.get(&entry.key).copied().unwrap_or_default();
+        assert!(
+            entry.count - entry.error <= count && count <= entry.count,
+            "{entry:?}: {count}"
+        );
+        assert!(
+            entry.positives - entry.error <= positives,
+            "{entry:?}: {positives}"
+        );
+        assert!(positives <= entry.positives, "{entry:?}: {positives}");
+        assert!(entry.error <= bound, "{entry:?}: bound {bound}");
+        assert_eq!(summary.get(&entry.key), Some(entry));
+    }
+    for (key, &(count, _)) in &exact {
+        if summary.get(key).is_none() {
+            assert!(count <= bound, "untracked {key} counted {count} > {bound}");
+            assert!(
+                count * k <= total,
+                "heavy hitter {key} ({count} of {total}) missing"
+            );
+        }
+    }
+    if exact.len() <= summary.capacity() {
+        assert!(
+            entries.iter().all(|entry| entry.error == 0),
+            "nothing was dropped"
+        );
+    }
+    let sorted = entries.windows(2).all(|pair| {
+        pair[0].count > pair[1].count
+            || (pair[0].count == pair[1].count && pair[0].key < pair[1].key)
+    });
+    assert!(sorted, "{entries:?}");
+}
+
+fn summary_of(k: usize, stream: &[(u32, bool)]) -> SpaceSaving<u32> {
+    let mut summary = SpaceSaving::new(capacity(k));
+    for &(key, positive) in stream {
+        summary.insert(key, positive);
+    }
+    summary
+}
+
+/// A Zipf(1) stream over keys 1..=500 (key i occurs 20000/i times) in a shuffled order, with
+/// positive labels on about a third of the occurrences.
+fn zipf_stream() -> Vec<(u32, bool)> {
+    let mut stream: Vec<(u64, u32, bool)> = Vec::new();
+    for key in 1..=500_u32 {
+        for occurrence in 0..20_000 / u64::from(key) {
+            let h = hash64((u128::from(key) << 64) | u128::from(occurrence));
+            stream.push((h, key, h.is_multiple_of(3)));
+        }
+    }
+    stream.sort_unstable();
+    stream
+        .into_iter()
+        .map(|(_, key, positive)| (key, positive))
+        .collect()
+}
+
+#[test]
+fn space_saving_keeps_zipf_heavy_hitters() {
+    let stream = zipf_stream();
+    let summary = summary_of(50, &stream);
+    check_guarantees(&summary, &stream);
+    // 20000/i > N/k = 135_618/50 for the 7 heaviest keys: all tracked, the heaviest first.
+    let entries = summary.entries();
+    assert_eq!(entries[0].key, 1);
+    assert!((1..=7).all(|key| summary.get(&key).is_some()));
+}
+
+#[test]
+fn space_saving_takes_over_the_smallest_counter() {
+    let mut summary = SpaceSaving::new(capacity(2));
+    assert!(summary.is_empty());
+    assert_eq!(summary.error_bound(), 0);
+    for (key, positive) in [("a", true), ("a", false), ("b", true), ("c", false)] {
+        summary.insert(key, positive);
+    }
+    let hitter = |key, count, error, positives| HeavyHitter {
+        key,
+        count,
+        error,
+        positives,
+    };
+    // "c" replaced "b" (count 1): count 2, of which up to 1 (and its 1 positive) were b's.
+    assert_eq!(
+        summary.entries(),
+        [hitter("a", 2, 0, 1), hitter("c", 2, 1, 1)]
+    );
+    assert_eq!(
+        (summary.len(), summary.total(), summary.error_bound()),
+        (2, 4, 2)
+    );
+    assert_eq!(summary.get(&"b"), None);
+}
+
+#[test]
+fn space_saving_is_deterministic() {
+    let stream = zipf_stream();
+    let (a, b) = (summary_of(20, &stream), summary_of(20, &stream));
+    assert_eq!(a.entries(), b.entries());
+    assert_eq!(a.order, b.order);
+    let (half_a, half_b) = stream.split_at(stream.len() / 3);
+    let mut merged = summary_of(20, half_a);
+    merged.merge(&summary_of(20, half_b)).unwrap();
+    let mut again = summary_of(20, half_a);
+    again.merge(&summary_of(20, half_b)).unwrap();
+    assert_eq!(merged.entries(), again.entries());
+    assert_eq!(merged.order, again.order);
+    check_guarantees(&merged, &stream);
+}
+
+#[test]
+fn space_saving_merge_rejects_other_capacities() {
+    let mut a: SpaceSaving<u32> = SpaceSaving::new(capacity(3));
+    let b = SpaceSaving::new(capacity(4));
+    assert_eq!(
+        a.merge(&b),
+        Err(SketchError::CapacityMismatch { left: 3, right: 4 })
+    );
+}
+
+/// Streams over `alphabet` keys, skewed towards small keys (density ∝ 1/√key), or uniform.
+fn stream_strategy() -> impl Strategy<Value = Vec<(u32, bool)>> {
+    (1_u32..40, any::<bool>()).prop_flat_map(|(alphabet, skewed)| {
+        prop::collection::vec((0_u32..1000, any::<bool>()), 0..400).prop_map(move |raw| {
+            raw.into_iter()
+                .map(|(x, positive)| {
+                    let key = if skewed {
+                        x * x * alphabet / 1_000_000
+                    } else {
+                        x * alphabet / 1000
+                    };
+                    (key, positive)
+                })
+                .collect()
+        })
+    })
+}
+
+proptest! {
+    #[test]
+    fn space_saving_bounds_hold(k in 1_usize..12, stream in stream_strategy()) {
+        check_guarantees(&summary_of(k, &stream), &stream);
+    }
+
+    #[test]
+    fn space_saving_merge_bounds_hold(
+        k in 1_usize..12,
+        a in stream_strategy(),
+        b in stream_strategy(),
+        c in stream_strategy(),
+    ) {
+        let mut merged = summary_of(k, &a);
+        merged.merge(&summary_of(k, &b)).unwrap();
+        let mut other_way = summary_of(k, &b);
+        other_way.merge(&summary_of(k, &a)).unwrap();
+        prop_assert_eq!(merged.entries(), other_way.entries());
+        let mut concatenation = [a, b].concat();
+        check_guarantees(&merged, &concatenation);
+        // The merged summary keeps its guarantees under more inserts and merges.
+        for &(key, positive) in &c {
+            merged.insert(key, positive);
+        }
+        concatenation.extend_from_slice(&c);
+        check_guarantees(&merged, &concatenation);
+        merged.merge(&summary_of(k, &c)).unwrap();
+        concatenation.extend_from_slice(&c);
+        check_guarantees(&merged, &concatenation);
     }
 }

@@ -9,6 +9,7 @@ pub mod columnar;
 pub mod counts;
 pub mod input;
 pub mod scan;
+pub mod sketch;
 pub mod stats;
 pub mod text;
 pub mod value;

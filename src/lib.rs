@@ -22,4 +22,5 @@ pub mod schema;
 pub mod size;
 pub mod source;
 pub mod sweep;
+pub mod synth;
 pub mod train;

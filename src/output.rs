@@ -137,6 +137,32 @@ pub fn write_atomic(path: &Path, contents: &[u8]) -> Result<()> {
     result.with_context(|| format!("cannot write '{}'", path.display()))
 }
 
+/// Like [`write_atomic`], for outputs too large to hold in memory: `write` is given the
+/// path of a temp file beside `path` to create and fill (by any means); when it succeeds
+/// the temp file is synced and renamed over `path`, else removed.
+pub fn write_atomic_via(path: &Path, write: impl FnOnce(&Path) -> Result<()>) -> Result<()> {
+    let dir = parent_dir(path);
+    let file_name = path
+        .file_name()
+        .with_context(|| format!("cannot write '{}': not a file path", path.display()))?;
+    let mut prefix = std::ffi::OsString::from(".");
+    prefix.push(file_name);
+    prefix.push(".");
+    let tmp = tempfile::Builder::new()
+        .prefix(&prefix)
+        .suffix(".tmp")
+        .tempfile_in(dir)
+        .with_context(|| format!("cannot write '{}'", path.display()))?;
+    let _registered = Registered::new(tmp.path());
+    write(tmp.path())?;
+    let finish = (|| -> std::io::Result<()> {
+        std::fs::File::open(tmp.path())?.sync_all()?;
+        tmp.persist(path).map_err(|e| e.error)?;
+        sync_dir(dir)
+    })();
+    finish.with_context(|| format!("cannot write '{}'", path.display()))
+}
+
 /// Makes a rename durable: fsync the directory that holds the new entry (Unix only).
 fn sync_dir(dir: &Path) -> std::io::Result<()> {
     #[cfg(unix)]

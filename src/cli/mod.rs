@@ -18,6 +18,7 @@ pub mod plot;
 pub mod profile;
 pub mod report;
 pub mod sweep;
+pub mod synth;
 pub mod train;
 pub mod values;
 pub mod verify;
@@ -54,6 +55,8 @@ pub struct Cli {
 /// The subcommands, in workflow order.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Write a synthetic data set (Zipf ids, teacher labels) in any input format.
+    Synth(synth::Args),
     /// Measure raw training data: cardinalities, frequencies, vocabularies → a schema.
     Profile(profile::Args),
     /// Choose a scheme and combiner per feature to fit a memory budget (or build a baseline).
@@ -109,6 +112,7 @@ pub fn warn_not_complementary(plan: &embplan::plan::Plan) -> Result<Vec<String>>
 pub fn run(cli: Cli) -> Result<ExitCode> {
     QUIET.store(cli.quiet, std::sync::atomic::Ordering::Relaxed);
     match cli.command {
+        Command::Synth(args) => synth::run(&args),
         Command::Profile(args) => profile::run(&args),
         Command::Verify(args) => verify::run(&args),
         Command::Estimate(args) => estimate::run(&args),

@@ -28,6 +28,9 @@ type Fast = FixedState;
 /// Exact counts of one feature's values.
 #[derive(Debug, Clone, Default)]
 pub struct Counts {
+    /// Integer values, by value: a u64 key keeps entries at 24 bytes (most ids are integers).
+    ints: HashMap<u64, Tally, Fast>,
+    /// Short strings packed into their key.
     packed: HashMap<u128, Tally, Fast>,
     long: HashMap<Box<[u8]>, Tally, Fast>,
     /// Rows counted.
@@ -47,7 +50,10 @@ impl Counts {
         let p = u64::from(positive);
         self.rows += 1;
         self.positives += p;
-        let t = if value::tag(key) == value::LONG_TAG {
+        let tag = value::tag(key);
+        let t = if tag == value::INT_TAG {
+            self.ints.entry(key as u64).or_default()
+        } else if tag == value::LONG_TAG {
             let bytes = &arena[value::long_range(key)];
             if let Some(t) = self.long.get_mut(bytes) {
                 t
@@ -66,6 +72,9 @@ impl Counts {
         self.rows += tally.count;
         self.positives += tally.positives;
         match value {
+            Value::Packed(k) if value::tag(k) == value::INT_TAG => {
+                self.ints.entry(k as u64).or_default().add(tally);
+            }
             Value::Packed(k) => self.packed.entry(k).or_default().add(tally),
             Value::Long(b) => self.long.entry(b).or_default().add(tally),
         }
@@ -75,25 +84,14 @@ impl Counts {
     pub fn merge(&mut self, other: Counts) {
         self.rows += other.rows;
         self.positives += other.positives;
-        if self.packed.len() < other.packed.len() {
-            // Insert the smaller map into the larger one.
-            let mine = std::mem::replace(&mut self.packed, other.packed);
-            for (k, t) in mine {
-                self.packed.entry(k).or_default().add(t);
-            }
-        } else {
-            for (k, t) in other.packed {
-                self.packed.entry(k).or_default().add(t);
-            }
-        }
-        for (k, t) in other.long {
-            self.long.entry(k).or_default().add(t);
-        }
+        merge_map(&mut self.ints, other.ints);
+        merge_map(&mut self.packed, other.packed);
+        merge_map(&mut self.long, other.long);
     }
 
     /// Number of distinct values.
     pub fn distinct(&self) -> u64 {
-        (self.packed.len() + self.long.len()) as u64
+        (self.ints.len() + self.packed.len() + self.long.len()) as u64
     }
 
     /// Approximate bytes held.
@@ -105,9 +103,10 @@ impl Counts {
     /// Every value with its tally, most frequent first; ties by [`value::value_order`].
     pub fn ranked(self) -> Vec<(Value, Tally)> {
         let mut all: Vec<(Value, Tally)> = self
-            .packed
+            .ints
             .into_iter()
-            .map(|(k, t)| (Value::Packed(k), t))
+            .map(|(k, t)| (Value::Packed(value::pack_int(k)), t))
+            .chain(self.packed.into_iter().map(|(k, t)| (Value::Packed(k), t)))
             .chain(self.long.into_iter().map(|(k, t)| (Value::Long(k), t)))
             .collect();
         all.sort_unstable_by(|a, b| {
@@ -116,6 +115,19 @@ impl Counts {
                 .then_with(|| value::value_order(&a.0, &b.0))
         });
         all
+    }
+}
+
+/// Adds `from` into `into`, inserting the smaller map into the larger one.
+fn merge_map<K: std::hash::Hash + Eq>(
+    into: &mut HashMap<K, Tally, Fast>,
+    mut from: HashMap<K, Tally, Fast>,
+) {
+    if into.len() < from.len() {
+        std::mem::swap(into, &mut from);
+    }
+    for (k, t) in from {
+        into.entry(k).or_default().add(t);
     }
 }
 

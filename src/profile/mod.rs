@@ -93,10 +93,11 @@ pub fn profile(input: &Input, opts: &Options) -> Result<Profile> {
             if counts.len() < nf {
                 counts.resize_with(nf, Counts::default);
             }
-            for (row, &label) in batch.keys.chunks_exact(nf.max(1)).zip(&batch.labels) {
-                let positive = label > 0.5;
-                for (c, &key) in counts.iter_mut().zip(row) {
-                    c.add(key, positive, &batch.arena);
+            // Feature by feature: one hash map is hot at a time.
+            for (f, c) in counts.iter_mut().enumerate() {
+                let keys = batch.keys.iter().skip(f).step_by(nf);
+                for (&key, &label) in keys.zip(&batch.labels) {
+                    c.add(key, label > 0.5, &batch.arena);
                 }
             }
             let now: u64 = counts

@@ -198,6 +198,13 @@ fn read_blocks(
             let got = read_full(path, &mut reader, &mut data[start..])?;
             data.truncate(start + got);
             if got == 0 {
+                if quoted && let Some(at) = unclosed_quote(&data) {
+                    let line = line + count_lines(&data[..at]);
+                    bail!(
+                        "{}:{line}: the quoted field that starts here is never closed: expected a closing '\"'",
+                        path.display()
+                    );
+                }
                 if !data.is_empty() {
                     send(
                         tx,
@@ -276,6 +283,15 @@ fn last_record_end(data: &[u8], quoted: bool) -> Option<usize> {
         }
     }
     last
+}
+
+/// The offset of the quote that opens a field never closed by the end of `data`, if any.
+fn unclosed_quote(data: &[u8]) -> Option<usize> {
+    let mut open = None;
+    for i in memchr::memchr_iter(b'"', data) {
+        open = if open.is_some() { None } else { Some(i) };
+    }
+    open
 }
 
 #[cfg(test)]

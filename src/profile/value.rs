@@ -101,25 +101,36 @@ pub fn pack_text(bytes: &[u8], arena: &mut Vec<u8>) -> u128 {
 pub fn pack_criteo(bytes: &[u8], arena: &mut Vec<u8>) -> u128 {
     if !bytes.is_empty() && bytes.len() <= 16 {
         let mut v: u64 = 0;
-        let mut ok = true;
+        let mut bad = 0u8;
         for &b in bytes {
-            let d = match b {
-                b'0'..=b'9' => b - b'0',
-                b'a'..=b'f' => b - b'a' + 10,
-                b'A'..=b'F' => b - b'A' + 10,
-                _ => {
-                    ok = false;
-                    break;
-                }
-            };
-            v = (v << 4) | u64::from(d);
+            let d = HEX_DIGIT[usize::from(b)];
+            bad |= d;
+            v = (v << 4) | u64::from(d & 15);
         }
-        if ok {
+        // A non-hex byte maps to 0x80, so one test after the loop covers every byte.
+        if bad & 0x80 == 0 {
             return pack_int(v);
         }
     }
     pack_text(bytes, arena)
 }
+
+/// The value of each hexadecimal digit byte; 0x80 for any other byte.
+const HEX_DIGIT: [u8; 256] = {
+    let mut t = [0x80u8; 256];
+    let mut i = 0;
+    while i < 10 {
+        t[b'0' as usize + i] = i as u8;
+        i += 1;
+    }
+    let mut i = 0;
+    while i < 6 {
+        t[b'a' as usize + i] = 10 + i as u8;
+        t[b'A' as usize + i] = 10 + i as u8;
+        i += 1;
+    }
+    t
+};
 
 /// The key of a signed integer (an array or column value): non-negative integers are
 /// integer values, negative ones the string of their decimal spelling (as a text file

@@ -89,21 +89,11 @@ pub fn generate(features: &[FeatureSpec], cfg: &SyntheticConfig) -> Result<Datas
     let weight = Normal::new(0.0, cfg.teacher_scale)
         .map_err(|e| anyhow::anyhow!("teacher scale {}: {e}", cfg.teacher_scale))?;
     for (f, (spec, &s)) in features.iter().zip(&cfg.zipf).enumerate() {
-        let mut rng = Xoshiro256PlusPlus::seed_from_u64(derive_seed(cfg.seed, f as u64 + 1));
-        let n = spec.cardinality as usize;
-        let zipf = Zipf::new(n as f64, s)
-            .map_err(|e| anyhow::anyhow!("feature '{}': Zipf exponent {s}: {e}", spec.name))?;
-        let mut id_of_rank: Vec<u32> = (0..n as u32).collect();
-        for i in (1..n).rev() {
-            let j = rng.random_range(0..=i);
-            id_of_rank.swap(i, j);
-        }
-        let w: Vec<f64> = (0..n).map(|_| weight.sample(&mut rng)).collect();
+        let (teacher, mut rng) = TeacherFeature::new(spec, s, &weight, cfg.seed, f)?;
         for r in 0..rows {
-            let rank = (zipf.sample(&mut rng) as usize).clamp(1, n) - 1;
-            let id = id_of_rank[rank];
+            let id = teacher.sample(&mut rng);
             ids[r * nf + f] = id;
-            logit[r] += w[id as usize];
+            logit[r] += teacher.weight[id as usize];
         }
     }
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(derive_seed(cfg.seed, 0));
@@ -136,6 +126,55 @@ pub fn generate(features: &[FeatureSpec], cfg: &SyntheticConfig) -> Result<Datas
         teacher_valid: Some(teacher),
         oov: Vec::new(),
     })
+}
+
+/// The hidden teacher of one feature: which id each frequency rank is, and each id's weight.
+#[derive(Debug, Clone)]
+pub struct TeacherFeature {
+    id_of_rank: Vec<u32>,
+    /// The teacher's weight of each id.
+    pub weight: Vec<f64>,
+    zipf: Zipf<f64>,
+    n: usize,
+}
+
+impl TeacherFeature {
+    /// Draws feature `f`'s teacher from its own stream of `seed`; returns it with that
+    /// stream, positioned where `train --data synthetic` starts drawing the feature's ids.
+    pub fn new(
+        spec: &FeatureSpec,
+        s: f64,
+        weight: &Normal<f64>,
+        seed: u64,
+        f: usize,
+    ) -> Result<(TeacherFeature, Xoshiro256PlusPlus)> {
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(derive_seed(seed, f as u64 + 1));
+        let n = spec.cardinality as usize;
+        let zipf = Zipf::new(n as f64, s)
+            .map_err(|e| anyhow::anyhow!("feature '{}': Zipf exponent {s}: {e}", spec.name))?;
+        let mut id_of_rank: Vec<u32> = (0..n as u32).collect();
+        for i in (1..n).rev() {
+            let j = rng.random_range(0..=i);
+            id_of_rank.swap(i, j);
+        }
+        let weight: Vec<f64> = (0..n).map(|_| weight.sample(&mut rng)).collect();
+        Ok((
+            TeacherFeature {
+                id_of_rank,
+                weight,
+                zipf,
+                n,
+            },
+            rng,
+        ))
+    }
+
+    /// One id: a Zipf rank, mapped to its id.
+    #[inline]
+    pub fn sample(&self, rng: &mut Xoshiro256PlusPlus) -> u32 {
+        let rank = (self.zipf.sample(rng) as usize).clamp(1, self.n) - 1;
+        self.id_of_rank[rank]
+    }
 }
 
 /// E[sigmoid(z + ε)] for ε ~ N(0, σ²): the Bayes-optimal click probability given the ids.

@@ -8,5 +8,6 @@ mod foundation_cli;
 mod hardening_cli;
 mod plan_cli;
 mod plot_cli;
+mod profile_cli;
 mod sweep_cli;
 mod train_cli;

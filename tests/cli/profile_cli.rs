@@ -1,0 +1,292 @@
+//! `profile`, `synth` and raw-data training through a vocabulary.
+
+use std::path::{Path, PathBuf};
+
+use crate::common::{embplan, write};
+
+/// A small schema of 26 features (Criteo-shaped, so every format can hold it).
+fn schema26(dir: &Path) -> PathBuf {
+    let mut text = String::from("dim = 8\n");
+    for i in 1..=26 {
+        let n = [3, 40, 500, 7][i % 4];
+        text.push_str(&format!(
+            "[[feature]]\nname = \"C{i}\"\ncardinality = {n}\n"
+        ));
+    }
+    write(dir, "s26.toml", &text)
+}
+
+fn synth(dir: &Path, schema: &Path, format: &str, out: &str, rows: &str) -> PathBuf {
+    let path = dir.join(out);
+    embplan()
+        .args(["synth", schema.to_str().unwrap(), "--rows", rows])
+        .args(["--data-format", format, "--seed", "7", "-o"])
+        .arg(&path)
+        .assert()
+        .success();
+    path
+}
+
+/// Profiles `data` into `dir/<name>.toml` and `dir/<name>-vocab`; returns (schema text,
+/// the vocabulary files' texts).
+fn profile(dir: &Path, name: &str, data: &[&Path], extra: &[&str]) -> (String, Vec<String>) {
+    let schema = dir.join(format!("{name}.toml"));
+    let vocab = dir.join(format!("{name}-vocab"));
+    embplan()
+        .arg("profile")
+        .args(data)
+        .args(extra)
+        .arg("-o")
+        .arg(&schema)
+        .arg("--vocab")
+        .arg(&vocab)
+        .assert()
+        .success();
+    let text = std::fs::read_to_string(&schema).unwrap();
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&vocab)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "tsv"))
+        .collect();
+    files.sort();
+    (
+        text,
+        files
+            .iter()
+            .map(|p| std::fs::read_to_string(p).unwrap())
+            .collect(),
+    )
+}
+
+/// The schema's measured part: everything but its name, files, format and vocabulary path.
+fn measured(schema: &str) -> String {
+    schema
+        .lines()
+        .filter(|l| {
+            !["name = ", "files = ", "format = ", "vocab = "]
+                .iter()
+                .any(|p| l.starts_with(p))
+                || l.starts_with("name = \"C")
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn every_text_format_gives_the_same_profile_and_vocabulary() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let schema = schema26(d);
+    let tsv = synth(d, &schema, "tsv", "a.tsv", "3000");
+    let csv = synth(d, &schema, "csv", "a.csv", "3000");
+    let criteo = synth(d, &schema, "criteo", "a.txt", "3000");
+    let gz = synth(d, &schema, "tsv", "a.tsv.gz", "3000");
+    let zst = synth(d, &schema, "csv", "a.csv.zst", "3000");
+    let (base, base_vocab) = profile(d, "tsv", &[&tsv], &[]);
+    assert!(base.contains("rows = 3000"), "{base}");
+    for (name, data, extra) in [
+        ("csv", &csv, &[][..]),
+        ("criteo", &criteo, &["--data-format", "criteo"][..]),
+        ("gz", &gz, &[][..]),
+        ("zst", &zst, &[][..]),
+    ] {
+        let (text, vocab) = profile(d, name, &[data], extra);
+        assert_eq!(measured(&text), measured(&base), "{name}");
+        assert_eq!(vocab, base_vocab, "{name}");
+    }
+}
+
+#[test]
+fn merged_shards_equal_the_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let schema = schema26(d);
+    let whole = synth(d, &schema, "tsv", "whole.tsv", "2500");
+    let text = std::fs::read_to_string(&whole).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    let (header, rows) = (lines[0], &lines[1..]);
+    let part =
+        |name: &str, rows: &[&str]| write(d, name, &format!("{header}\n{}\n", rows.join("\n")));
+    let a = part("a.tsv", &rows[..1000]);
+    let b = part("b.tsv", &rows[1000..]);
+    let (whole_schema, whole_vocab) = profile(d, "whole", &[&whole], &["--min-count", "2"]);
+    profile(d, "a", &[&a], &[]);
+    profile(d, "b", &[&b], &[]);
+    let merged = d.join("merged.toml");
+    let merged_vocab = d.join("merged-vocab");
+    embplan()
+        .args(["profile", "--merge"])
+        .args([d.join("a.toml"), d.join("b.toml")])
+        .args(["--min-count", "2", "-o"])
+        .arg(&merged)
+        .arg("--vocab")
+        .arg(&merged_vocab)
+        .assert()
+        .success();
+    let merged_text = std::fs::read_to_string(&merged).unwrap();
+    assert_eq!(measured(&merged_text), measured(&whole_schema));
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&merged_vocab)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "tsv"))
+        .collect();
+    files.sort();
+    let texts: Vec<String> = files
+        .iter()
+        .map(|p| std::fs::read_to_string(p).unwrap())
+        .collect();
+    assert_eq!(texts, whole_vocab);
+    // min-count 2 folds the singletons: the schema says how many and how much traffic.
+    assert!(merged_text.contains("folded_values = "), "{merged_text}");
+}
+
+#[test]
+fn raw_strings_train_through_the_vocabulary() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let mut text = String::from("clicked,user,zip,ignored\n");
+    for i in 0..400 {
+        let user = ["alice", "bob", "", "carol \"c\"", "dave,jr"][i % 5];
+        let zip = if i % 7 == 0 { "-12" } else { "M" };
+        text.push_str(&format!(
+            "{},\"{}\",{zip},x\n",
+            i % 2,
+            user.replace('"', "\"\"")
+        ));
+    }
+    let data = write(d, "raw.csv", &text);
+    let valid = write(
+        d,
+        "valid.csv",
+        "clicked,user,zip,ignored\n1,zoe,M,y\n0,bob,M,y\n",
+    );
+    let schema = d.join("s.toml");
+    let vocab = d.join("vocab");
+    embplan()
+        .args(["profile", data.to_str().unwrap(), "--label", "clicked"])
+        .args(["--categorical", "user,zip", "-o"])
+        .arg(&schema)
+        .arg("--vocab")
+        .arg(&vocab)
+        .assert()
+        .success();
+    let s = std::fs::read_to_string(&schema).unwrap();
+    assert!(s.contains("name = \"user\"\ncardinality = 6"), "{s}");
+    assert!(s.contains("missing = 80"), "{s}");
+    let out = embplan()
+        .args([
+            "train",
+            schema.to_str().unwrap(),
+            "--data",
+            data.to_str().unwrap(),
+        ])
+        .args(["--valid", valid.to_str().unwrap(), "--label", "clicked"])
+        .args(["--epochs", "1", "--json", "--vocab"])
+        .arg(&vocab)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("valid user: 1 of 2 values (50.00%) got the out-of-vocabulary id"),
+        "{stderr}"
+    );
+    // A vocabulary from other data is caught.
+    let other = write(d, "other.csv", "clicked,user,zip\n1,a,b\n");
+    let other_schema = d.join("other.toml");
+    embplan()
+        .args([
+            "profile",
+            other.to_str().unwrap(),
+            "--label",
+            "clicked",
+            "-o",
+        ])
+        .arg(&other_schema)
+        .arg("--vocab")
+        .arg(d.join("other-vocab"))
+        .assert()
+        .success();
+    embplan()
+        .args([
+            "train",
+            schema.to_str().unwrap(),
+            "--data",
+            data.to_str().unwrap(),
+        ])
+        .args(["--label", "clicked", "--vocab"])
+        .arg(d.join("other-vocab"))
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains(
+            "is not the one the schema was profiled with",
+        ));
+}
+
+#[test]
+fn bad_raw_inputs_are_located_and_write_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let cases: &[(&str, &[u8], &[&str], &str)] = &[
+        (
+            "ragged.tsv",
+            b"label\ta\tb\n1\tx\ty\n0\tx\n",
+            &[],
+            "ragged.tsv:3: expected 3 fields (as in the header), found 2",
+        ),
+        (
+            "nolabel.tsv",
+            b"y\ta\n1\tx\n",
+            &[],
+            "nolabel.tsv:1: no label column 'label'",
+        ),
+        (
+            "label2.csv",
+            b"label,a\n1,x\n2,y\n",
+            &[],
+            "label2.csv:3:1: expected a label 0 or 1, found '2'",
+        ),
+        (
+            "bytes.tsv",
+            b"label\ta\n1\tok\n0\tbad\xff\n",
+            &[],
+            "bytes.tsv:3:6: invalid UTF-8 byte 0xff",
+        ),
+        ("empty.tsv", b"", &[], "empty.tsv: the file is empty"),
+        (
+            "cols.csv",
+            b"label,a\n1,x\n",
+            &["--categorical", "a,zz"],
+            "cols.csv:1: no column 'zz'",
+        ),
+        (
+            "criteo.txt",
+            b"1\t2\n",
+            &["--data-format", "criteo"],
+            "criteo.txt:1: expected 40 fields",
+        ),
+        ("quote.csv", b"label,a\n1,\"x\n", &[], "quote.csv:2"),
+    ];
+    for (name, bytes, extra, expected) in cases {
+        let path = d.join(name);
+        std::fs::write(&path, bytes).unwrap();
+        let out = d.join(format!("{name}.toml"));
+        let vocab = d.join(format!("{name}-vocab"));
+        let assert = embplan()
+            .args(["profile", path.to_str().unwrap()])
+            .args(*extra)
+            .arg("-o")
+            .arg(&out)
+            .arg("--vocab")
+            .arg(&vocab)
+            .assert()
+            .code(2);
+        let stderr = String::from_utf8_lossy(&assert.get_output().stderr).to_string();
+        assert!(stderr.contains(expected), "{name}: {stderr}");
+        assert!(!out.exists() && !vocab.exists(), "{name}: wrote output");
+    }
+}

@@ -1,5 +1,6 @@
 //! `profile`, `synth` and raw-data training through a vocabulary.
 
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use crate::common::{embplan, write};
@@ -9,9 +10,7 @@ fn schema26(dir: &Path) -> PathBuf {
     let mut text = String::from("dim = 8\n");
     for i in 1..=26 {
         let n = [3, 40, 500, 7][i % 4];
-        text.push_str(&format!(
-            "[[feature]]\nname = \"C{i}\"\ncardinality = {n}\n"
-        ));
+        let _ = write!(text, "[[feature]]\nname = \"C{i}\"\ncardinality = {n}\n");
     }
     write(dir, "s26.toml", &text)
 }
@@ -148,11 +147,7 @@ fn raw_strings_train_through_the_vocabulary() {
     for i in 0..400 {
         let user = ["alice", "bob", "", "carol \"c\"", "dave,jr"][i % 5];
         let zip = if i % 7 == 0 { "-12" } else { "M" };
-        text.push_str(&format!(
-            "{},\"{}\",{zip},x\n",
-            i % 2,
-            user.replace('"', "\"\"")
-        ));
+        let _ = writeln!(text, "{},\"{}\",{zip},x", i % 2, user.replace('"', "\"\""));
     }
     let data = write(d, "raw.csv", &text);
     let valid = write(

@@ -6,6 +6,7 @@
 //! arguments, calls it and renders.
 
 pub mod calibrate;
+pub mod columnar;
 pub mod cost;
 pub mod export;
 pub mod fit;

@@ -14,6 +14,10 @@ use rand::{RngExt, SeedableRng};
 use rand_distr::{Distribution, Normal};
 use rayon::prelude::*;
 
+use crate::columnar::npy::{NpyDtype, NpyWriter};
+use crate::columnar::parquet_io::{
+    Codec, ColumnData, ColumnSpec, ColumnType, ParquetTableWriter, Values,
+};
 use crate::profile::input::{Compression, RawFormat};
 use crate::train::data::FeatureSpec;
 use crate::train::metrics::sigmoid;
@@ -33,6 +37,19 @@ pub struct SynthConfig {
     pub zipf: Vec<f64>,
     /// Seed of every draw.
     pub seed: u64,
+    /// npy: the integer type of the sparse ids.
+    pub npy_ids: IdType,
+}
+
+/// The integer type of ids in an npy sparse array (TorchRec writes either).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
+pub enum IdType {
+    /// 32-bit signed ids.
+    #[default]
+    Int32,
+    /// 64-bit signed ids.
+    Int64,
 }
 
 /// A generated chunk: ids row-major and labels.
@@ -190,7 +207,10 @@ pub fn write(
                 write_text(features, cfg, format, tmp, Compression::for_path(path))
             })
         }
-        RawFormat::Npy | RawFormat::Parquet => bail!("writing {} is not built yet", format.name()),
+        RawFormat::Npy => write_npy(features, cfg, path),
+        RawFormat::Parquet => {
+            crate::output::write_atomic_via(path, |tmp| write_parquet(features, cfg, tmp))
+        }
     }
 }
 
@@ -251,6 +271,83 @@ fn write_text(
         out.write_all(&line).context("cannot write synthetic data")
     })?;
     out.flush().context("cannot write synthetic data")?;
+    Ok(())
+}
+
+/// Dense columns of an npy day (TorchRec's Criteo layout has 13; synthetic ones are 0).
+const NPY_DENSE: usize = 13;
+
+fn write_npy(features: &[FeatureSpec], cfg: &SynthConfig, path: &Path) -> Result<()> {
+    let files = output_files(RawFormat::Npy, path);
+    let nf = features.len();
+    crate::output::write_atomic_via(&files[0], |sparse_tmp| {
+        crate::output::write_atomic_via(&files[1], |dense_tmp| {
+            crate::output::write_atomic_via(&files[2], |labels_tmp| {
+                let id_dtype = match cfg.npy_ids {
+                    IdType::Int32 => NpyDtype::I32,
+                    IdType::Int64 => NpyDtype::I64,
+                };
+                let mut sparse = NpyWriter::create(sparse_tmp, id_dtype, nf)?;
+                let mut dense = NpyWriter::create(dense_tmp, NpyDtype::F32, NPY_DENSE)?;
+                let mut labels = NpyWriter::create_1d(labels_tmp, NpyDtype::I32)?;
+                let zeros = vec![0f32; CHUNK * NPY_DENSE];
+                generate(features, cfg, |chunk| {
+                    match cfg.npy_ids {
+                        IdType::Int32 => {
+                            // Ids are below the cardinality limit of 2^30, so they fit in i32.
+                            let ids: Vec<i32> = chunk.ids.iter().map(|&i| i as i32).collect();
+                            sparse.write_i32(&ids)?;
+                        }
+                        IdType::Int64 => {
+                            let ids: Vec<i64> = chunk.ids.iter().map(|&i| i64::from(i)).collect();
+                            sparse.write_i64(&ids)?;
+                        }
+                    }
+                    dense.write_f32(&zeros[..chunk.labels.len() * NPY_DENSE])?;
+                    let y: Vec<i32> = chunk.labels.iter().map(|&l| i32::from(l)).collect();
+                    labels.write_i32(&y)?;
+                    Ok(())
+                })?;
+                sparse.finish()?;
+                dense.finish()?;
+                labels.finish()?;
+                Ok(())
+            })
+        })
+    })
+}
+
+fn write_parquet(features: &[FeatureSpec], cfg: &SynthConfig, tmp: &Path) -> Result<()> {
+    let mut specs = vec![ColumnSpec::new("label", ColumnType::Int32)];
+    specs.extend(
+        features
+            .iter()
+            .map(|f| ColumnSpec::new(f.name.clone(), ColumnType::Int64)),
+    );
+    let mut writer = ParquetTableWriter::create(tmp, &specs, Codec::Snappy)?;
+    let nf = features.len();
+    generate(features, cfg, |chunk| {
+        let mut columns = Vec::with_capacity(nf + 1);
+        columns.push(ColumnData {
+            values: Values::Ints(chunk.labels.iter().map(|&l| i64::from(l)).collect()),
+            nulls: None,
+        });
+        for f in 0..nf {
+            let ids = chunk
+                .ids
+                .iter()
+                .skip(f)
+                .step_by(nf)
+                .map(|&i| i64::from(i))
+                .collect();
+            columns.push(ColumnData {
+                values: Values::Ints(ids),
+                nulls: None,
+            });
+        }
+        writer.write_row_group(&columns)
+    })?;
+    writer.finish()?;
     Ok(())
 }
 

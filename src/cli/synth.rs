@@ -7,7 +7,7 @@ use anyhow::{Result, bail};
 
 use embplan::profile::RawFormat;
 use embplan::schema::Schema;
-use embplan::synth::{self, SynthConfig};
+use embplan::synth::{self, IdType, SynthConfig};
 use embplan::train::source::DEFAULT_ZIPF;
 
 use super::say;
@@ -21,7 +21,7 @@ synthetic` (not the same rows). The same seed gives the same file, whatever the 
 Formats (-o names the file; npy: the day prefix DIR/day_N of three arrays):\n  \
 tsv, csv  a header (label and the schema's feature names), decimal ids; .gz/.zst compress\n  \
 criteo    label, 13 empty integer columns, 26 ids as 8 hexadecimal digits (26 features only)\n  \
-npy       DIR/day_N_sparse.npy (int32 ids), _dense.npy (float32 zeros), _labels.npy (int32)\n  \
+npy       DIR/day_N_sparse.npy (--npy-ids int32|int64), _dense.npy (float32 zeros), _labels.npy (int32)\n  \
 parquet   a label column and one int64 column per feature\n\n\
 Examples:\n  embplan synth schemas/criteo-kaggle.toml --rows 1000000 --data-format criteo -o day_0.txt\n  \
 embplan synth schema.toml --rows 100000 --data-format npy -o data/day_0\n\n\
@@ -47,6 +47,16 @@ pub struct Args {
     /// Zipf exponent of every feature's ids; default: the schema's, else 1.1.
     #[arg(long, value_name = "S", value_parser = super::values::number)]
     pub zipf: Option<f64>,
+
+    /// npy: the integer type of the sparse ids (TorchRec writes either).
+    #[arg(
+        long,
+        value_name = "TYPE",
+        value_enum,
+        ignore_case = true,
+        default_value = "int32"
+    )]
+    pub npy_ids: IdType,
 
     /// Seed of every random draw.
     #[arg(long, default_value = "0", value_name = "N", value_parser = super::values::whole::<u64>)]
@@ -88,6 +98,7 @@ pub fn run(args: &Args) -> Result<ExitCode> {
         rows: args.rows.get(),
         zipf,
         seed: args.seed,
+        npy_ids: args.npy_ids,
     };
     let started = std::time::Instant::now();
     synth::write(&features, &cfg, format, &args.output)?;

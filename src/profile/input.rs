@@ -30,6 +30,9 @@ impl RawFormat {
             .map(|n| n.to_string_lossy().to_ascii_lowercase())
             .unwrap_or_default();
         let name = Compression::for_path(path).strip(&name);
+        if !path.exists() && crate::columnar::npy::CriteoNpyDay::paths(path)[0].exists() {
+            return RawFormat::Npy; // a TorchRec day prefix such as data/day_0
+        }
         // `name` is lower-cased above, so these comparisons ignore case.
         match name.rsplit_once('.').map(|(_, ext)| ext) {
             Some("csv") => RawFormat::Csv,

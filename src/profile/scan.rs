@@ -64,7 +64,6 @@ const BLOCK: usize = 4 << 20;
 
 /// A block of whole records of one text file.
 struct Block {
-    seq: u64,
     file: usize,
     first_line: u64,
     data: Vec<u8>,
@@ -118,68 +117,89 @@ fn scan_text<S: Send>(
     }
     let names = names.unwrap_or_default();
     let dense = roles.first().map_or(0, |r| r.dense);
+    let states = pipeline(
+        threads,
+        |tx: &mpsc::SyncSender<(u64, Block)>, failed: &AtomicBool| {
+            read_blocks(input, readers, tx, failed)
+        },
+        |block: Block, batch: &mut Batch| {
+            text::parse_block(
+                &input.files[block.file],
+                block.first_line,
+                &block.data,
+                &roles[block.file],
+                batch,
+            )
+        },
+        init,
+        fold,
+    )?;
+    Ok((states, Columns { names, dense }))
+}
+
+/// Runs `produce` on this thread, queueing numbered jobs, while `threads` workers turn each
+/// job into a batch with `parse` and fold it into their state. On failure the error of the
+/// earliest job wins, whatever the thread count; the producer stops once `failed` is set.
+pub fn pipeline<J: Send, S: Send>(
+    threads: usize,
+    produce: impl FnOnce(&mpsc::SyncSender<(u64, J)>, &AtomicBool) -> Result<()>,
+    parse: impl Fn(J, &mut Batch) -> Result<()> + Sync,
+    init: &(impl Fn() -> S + Sync),
+    fold: &(impl Fn(&mut S, &Batch) -> Result<()> + Sync),
+) -> Result<Vec<S>> {
     let failed = AtomicBool::new(false);
-    let (tx, rx) = mpsc::sync_channel::<Block>(threads * 2);
+    let (tx, rx) = mpsc::sync_channel::<(u64, J)>(threads * 2);
     let rx = Mutex::new(rx);
     let errors: Mutex<Vec<(u64, anyhow::Error)>> = Mutex::new(Vec::new());
     let states = std::thread::scope(|scope| -> Result<Vec<S>> {
-        let workers: Vec<_> = (0..threads)
+        let workers: Vec<_> = (0..threads.max(1))
             .map(|_| {
                 scope.spawn(|| {
                     let mut state = init();
                     let mut batch = Batch::default();
                     loop {
-                        let block = rx
+                        let job = rx
                             .lock()
                             .map_err(|_| anyhow!("a worker failed"))
                             .and_then(|r| r.recv().map_err(|_| anyhow!("done")));
-                        let Ok(block) = block else { break };
+                        let Ok((seq, job)) = job else { break };
                         if failed.load(Ordering::Relaxed) {
                             continue;
                         }
                         batch.clear();
-                        batch.seq = block.seq;
-                        let path = &input.files[block.file];
-                        let result = text::parse_block(
-                            path,
-                            block.first_line,
-                            &block.data,
-                            &roles[block.file],
-                            &mut batch,
-                        )
-                        .and_then(|()| fold(&mut state, &batch));
+                        batch.seq = seq;
+                        let result = parse(job, &mut batch).and_then(|()| fold(&mut state, &batch));
                         if let Err(e) = result {
                             failed.store(true, Ordering::Relaxed);
-                            errors.lock().expect("error list").push((block.seq, e));
+                            errors.lock().expect("error list").push((seq, e));
                         }
                     }
                     state
                 })
             })
             .collect();
-        let read = read_blocks(input, readers, &tx, &failed);
+        let produced = produce(&tx, &failed);
         drop(tx);
         let states: Vec<S> = workers
             .into_iter()
             .map(|w| w.join().expect("a profile worker panicked"))
             .collect();
-        read?;
+        produced?;
         Ok(states)
     })?;
     let mut errors = errors.into_inner().expect("error list");
     if !errors.is_empty() {
-        // The first error in file order, whatever the thread count.
         errors.sort_by_key(|(seq, _)| *seq);
         return Err(errors.swap_remove(0).1);
     }
-    Ok((states, Columns { names, dense }))
+    Ok(states)
 }
 
 /// The reader: cuts each file into blocks of whole records and queues them.
 fn read_blocks(
     input: &Input,
     readers: Vec<(Box<dyn Read + Send>, u64)>,
-    tx: &mpsc::SyncSender<Block>,
+    tx: &mpsc::SyncSender<(u64, Block)>,
     failed: &AtomicBool,
 ) -> Result<()> {
     let mut seq = 0u64;
@@ -208,8 +228,8 @@ fn read_blocks(
                 if !data.is_empty() {
                     send(
                         tx,
+                        seq,
                         Block {
-                            seq,
                             file,
                             first_line: line,
                             data,
@@ -227,8 +247,8 @@ fn read_blocks(
                     let lines = count_lines(&data);
                     send(
                         tx,
+                        seq,
                         Block {
-                            seq,
                             file,
                             first_line: line,
                             data,
@@ -245,9 +265,9 @@ fn read_blocks(
     Ok(())
 }
 
-fn send(tx: &mpsc::SyncSender<Block>, block: Block) {
+fn send(tx: &mpsc::SyncSender<(u64, Block)>, seq: u64, block: Block) {
     // A closed channel means every worker has stopped; the workers' errors say why.
-    let _ = tx.send(block);
+    let _ = tx.send((seq, block));
 }
 
 fn read_full(path: &Path, reader: &mut dyn Read, buf: &mut [u8]) -> Result<usize> {

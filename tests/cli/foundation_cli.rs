@@ -140,6 +140,7 @@ fn help_snapshots() {
     for args in [
         &["--help"][..],
         &["profile", "--help"],
+        &["synth", "--help"],
         &["plan", "--help"],
         &["verify", "--help"],
         &["estimate", "--help"],

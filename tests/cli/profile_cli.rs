@@ -72,7 +72,7 @@ fn measured(schema: &str) -> String {
 }
 
 #[test]
-fn every_text_format_gives_the_same_profile_and_vocabulary() {
+fn every_format_gives_the_same_profile_and_vocabulary() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let schema = schema26(d);
@@ -81,6 +81,22 @@ fn every_text_format_gives_the_same_profile_and_vocabulary() {
     let criteo = synth(d, &schema, "criteo", "a.txt", "3000");
     let gz = synth(d, &schema, "tsv", "a.tsv.gz", "3000");
     let zst = synth(d, &schema, "csv", "a.csv.zst", "3000");
+    let npy32 = synth(d, &schema, "npy", "day_0", "3000");
+    embplan()
+        .args([
+            "synth",
+            schema.to_str().unwrap(),
+            "--rows",
+            "3000",
+            "--seed",
+            "7",
+        ])
+        .args(["--data-format", "npy", "--npy-ids", "int64", "-o"])
+        .arg(d.join("day_1"))
+        .assert()
+        .success();
+    let npy64 = d.join("day_1_sparse.npy");
+    let parquet = synth(d, &schema, "parquet", "a.parquet", "3000");
     let (base, base_vocab) = profile(d, "tsv", &[&tsv], &[]);
     assert!(base.contains("rows = 3000"), "{base}");
     for (name, data, extra) in [
@@ -88,6 +104,9 @@ fn every_text_format_gives_the_same_profile_and_vocabulary() {
         ("criteo", &criteo, &["--data-format", "criteo"][..]),
         ("gz", &gz, &[][..]),
         ("zst", &zst, &[][..]),
+        ("npy32", &npy32, &[][..]),
+        ("npy64", &npy64, &[][..]),
+        ("parquet", &parquet, &[][..]),
     ] {
         let (text, vocab) = profile(d, name, &[data], extra);
         assert_eq!(measured(&text), measured(&base), "{name}");
@@ -137,6 +156,35 @@ fn merged_shards_equal_the_whole() {
     assert_eq!(texts, whole_vocab);
     // min-count 2 folds the singletons: the schema says how many and how much traffic.
     assert!(merged_text.contains("folded_values = "), "{merged_text}");
+}
+
+#[test]
+fn npy_days_are_checked_and_train_through_the_vocabulary() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let schema = schema26(d);
+    let day = synth(d, &schema, "npy", "day_0", "2000");
+    let (text, _) = profile(d, "npy", &[&day], &[]);
+    assert!(text.contains("format = \"npy\""), "{text}");
+    embplan()
+        .args(["train", d.join("npy.toml").to_str().unwrap(), "--data"])
+        .arg(&day)
+        .arg("--vocab")
+        .arg(d.join("npy-vocab"))
+        .args(["--epochs", "1", "--json"])
+        .assert()
+        .success();
+    // A day whose label array is shorter than its sparse array.
+    let labels = d.join("day_0_labels.npy");
+    let bytes = std::fs::read(&labels).unwrap();
+    std::fs::write(&labels, &bytes[..bytes.len() - 4]).unwrap();
+    embplan()
+        .args(["profile", day.to_str().unwrap(), "-o"])
+        .arg(d.join("bad.toml"))
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("day_0_labels.npy"));
+    assert!(!d.join("bad.toml").exists());
 }
 
 #[test]
@@ -264,7 +312,18 @@ fn bad_raw_inputs_are_located_and_write_nothing() {
             &["--data-format", "criteo"],
             "criteo.txt:1: expected 40 fields",
         ),
-        ("quote.csv", b"label,a\n1,\"x\n", &[], "quote.csv:2"),
+        (
+            "quote.csv",
+            b"label,a\n1,\"x\n",
+            &[],
+            "quote.csv:2: the quoted field that starts here is never closed",
+        ),
+        (
+            "t.parquet",
+            b"PAR1 not really parquet",
+            &[],
+            "t.parquet: not a readable Parquet file",
+        ),
     ];
     for (name, bytes, extra, expected) in cases {
         let path = d.join(name);

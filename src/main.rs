@@ -12,6 +12,7 @@ const EXIT_INTERRUPTED: i32 = 130;
 
 fn main() -> ExitCode {
     remove_temp_files_on_interrupt();
+    quiet_caught_decoder_panics();
     let cli = cli::Cli::parse();
     match cli::run(cli) {
         Ok(code) => code,
@@ -38,6 +39,21 @@ fn remove_temp_files_on_interrupt() {
             "warning: cannot watch for Ctrl-C ({e}); an interrupted write may leave a temp file"
         );
     }
+}
+
+/// The `parquet` crate panics on some corrupt files; embplan catches those panics and
+/// reports the file as unreadable (exit 2), so the panic message itself is not printed.
+/// Every other panic is printed as usual: it is a bug.
+fn quiet_caught_decoder_panics() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let in_parquet = info
+            .location()
+            .is_some_and(|l| l.file().contains("/parquet-"));
+        if !in_parquet {
+            default(info);
+        }
+    }));
 }
 
 /// A closed stdout (`embplan … | head`) is not an error.

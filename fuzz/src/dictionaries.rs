@@ -91,3 +91,51 @@ pub const VALUE_WORDS: &[&str] = &[
     "hash", "mult", "add", "concat", "json", "toml", "pytorch", "torchrec", "dlrm", "f32",
     "int8", "rowwise-adagrad", "adam", "-",
 ];
+
+/// Vocabulary files and manifests.
+pub const VOCAB_WORDS: &[&str] = &[
+    "id\tvalue\tcount\tpositives\n",
+    "\t",
+    "\n",
+    "\\t",
+    "\\n",
+    "\\\\",
+    "\\x",
+    "18446744073709551615",
+    "version = 1\n",
+    "min_count = 2\n",
+    "[[feature]]\n",
+    "name = \"C1\"\n",
+    "file = \"C1.tsv\"\n",
+    "ids = 0\n",
+    "ids = 3\n",
+    "fingerprint = \"0\"\n",
+    "# embplan vocabulary\n",
+];
+
+/// .npy headers.
+pub const NPY_WORDS: &[&str] = &[
+    "\u{93}NUMPY",
+    "\u{1}\u{0}",
+    "\u{2}\u{0}",
+    "{'descr': '<i8', 'fortran_order': False, 'shape': (3, 2), }",
+    "'<i4'",
+    "'<f4'",
+    "'|b1'",
+    "'>i8'",
+    "'<u8'",
+    "True",
+    "(0,)",
+    "(18446744073709551615, 2)",
+    "(2, 2, 2)",
+];
+
+/// Parquet structure.
+pub const PARQUET_WORDS: &[&str] = &[
+    "PAR1",
+    "\u{0}\u{0}\u{0}\u{0}",
+    "\u{15}",
+    "\u{19}",
+    "\u{1c}",
+    "label",
+];

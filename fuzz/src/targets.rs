@@ -108,6 +108,30 @@ pub const TARGETS: &[Target] = &[
         criteo,
     ),
     target(
+        "raw-table",
+        "raw TSV/CSV/Criteo blocks for profile and --vocab (read_header, table_roles, parse_block)",
+        dict::TABLE_WORDS,
+        raw_table,
+    ),
+    target(
+        "vocab",
+        "vocabulary files and manifests (vocab::parse_feature, Manifest::from_toml)",
+        dict::VOCAB_WORDS,
+        vocab,
+    ),
+    target(
+        "npy",
+        ".npy arrays (NpyArray::open, then ints/floats/labels)",
+        dict::NPY_WORDS,
+        npy,
+    ),
+    target(
+        "parquet",
+        "Parquet tables (ParquetTable::open, then read_columns of every column)",
+        dict::PARQUET_WORDS,
+        parquet,
+    ),
+    target(
         "cli-values",
         "one-word option values: --uniform, --methods, --families, --combiner, --format, --dtype",
         dict::VALUE_WORDS,
@@ -354,6 +378,111 @@ fn criteo(input: &[u8]) -> Outcome {
     assert_eq!(split.dense.len(), split.labels.len() * CRITEO_DENSE);
     assert!(split.dense.iter().all(|x| x.is_finite() && *x >= 0.0));
     dicts.check(&specs, "fuzz").map_err(rejected)
+}
+
+fn raw_table(input: &[u8]) -> Outcome {
+    use embplan::profile::input::{Input, RawFormat};
+    use embplan::profile::scan::Batch;
+    use embplan::profile::text::{Roles, parse_block, read_header, table_roles};
+    let path = Path::new("fuzz");
+    let mut accepted = 0;
+    for format in [RawFormat::Tsv, RawFormat::Csv, RawFormat::Criteo] {
+        let mut spec = Input::new(vec![path.to_path_buf()], Some(format));
+        spec.dense = format == RawFormat::Criteo;
+        let (roles, block) = if format == RawFormat::Criteo {
+            (Roles::criteo(path, None, true).map_err(rejected)?, input)
+        } else {
+            let mut cursor = Cursor::new(input);
+            let Ok((header, _)) = read_header(path, &mut cursor, format) else {
+                continue;
+            };
+            let Ok(roles) = table_roles(path, &header, &spec, None) else {
+                continue;
+            };
+            let at = usize::try_from(cursor.position()).expect("a position inside the input");
+            (roles, &input[at..])
+        };
+        let mut batch = Batch::default();
+        if parse_block(path, 2, block, &roles, &mut batch).is_ok() {
+            assert_eq!(batch.keys.len(), batch.len() * roles.names.len());
+            assert_eq!(batch.dense.len(), batch.len() * roles.dense);
+            assert!(batch.labels.iter().all(|&y| y == 0.0 || y == 1.0));
+            assert!(batch.dense.iter().all(|x| x.is_finite() && *x >= 0.0));
+            accepted += 1;
+        }
+    }
+    if accepted > 0 {
+        Ok(())
+    } else {
+        Err("rejected as TSV, CSV and Criteo".into())
+    }
+}
+
+fn vocab(input: &[u8]) -> Outcome {
+    use embplan::profile::vocab::{Encoder, Manifest, parse_feature};
+    let manifest = Manifest::from_toml("fuzz.toml", &text(input)).map(|m| m.fingerprint());
+    let parsed = parse_feature("fuzz.tsv", input, "f", 1 << 20).map(|v| {
+        let encoder = Encoder::new(&v).expect("ids below 2^20 fit the trainer");
+        for (value, id, tally) in &v.entries {
+            assert!(*id <= v.oov && tally.positives <= tally.count);
+            if let embplan::profile::value::Value::Packed(k) = value
+                && *id < v.oov
+            {
+                assert!(encoder.id(*k, &[]) <= encoder.oov);
+            }
+        }
+    });
+    match (manifest, parsed) {
+        (Err(a), Err(b)) => Err(format!("{a}; {b}")),
+        _ => Ok(()),
+    }
+}
+
+/// A file path private to this process, for parsers that read files (npy maps them).
+fn scratch(ext: &str) -> std::path::PathBuf {
+    std::env::temp_dir().join(format!("embplan-fuzz-{}.{ext}", std::process::id()))
+}
+
+fn npy(input: &[u8]) -> Outcome {
+    use embplan::columnar::npy::NpyArray;
+    let path = scratch("npy");
+    std::fs::write(&path, input).expect("the scratch file is writable");
+    let array = NpyArray::open(&path).map_err(rejected)?;
+    let rows = array.rows().min(4096);
+    let (mut ints, mut floats, mut labels) = (Vec::new(), Vec::new(), Vec::new());
+    let read = [
+        array.ints(0..rows, &mut ints).is_ok(),
+        array.floats(0..rows, &mut floats).is_ok(),
+        array.labels(0..rows, &mut labels).is_ok(),
+    ];
+    assert!(labels.iter().all(|&y| y == 0.0 || y == 1.0));
+    if read.iter().any(|&ok| ok) {
+        Ok(())
+    } else {
+        Err("no typed read accepted the array".into())
+    }
+}
+
+fn parquet(input: &[u8]) -> Outcome {
+    use embplan::columnar::parquet_io::ParquetTable;
+    let path = scratch("parquet");
+    std::fs::write(&path, input).expect("the scratch file is writable");
+    let table = ParquetTable::open(&path).map_err(rejected)?;
+    let names: Vec<String> = table
+        .columns()
+        .iter()
+        .filter(|c| c.readable)
+        .map(|c| c.name.clone())
+        .collect();
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    let mut rows = 0usize;
+    table
+        .read_columns(&names, 1024, |batch| {
+            rows += batch.rows;
+            assert!(batch.columns.iter().all(|c| c.values.len() == batch.rows));
+            Ok(())
+        })
+        .map_err(rejected)
 }
 
 fn cli_values(input: &[u8]) -> Outcome {

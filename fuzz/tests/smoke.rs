@@ -60,5 +60,9 @@ smoke_tests! {
     tsv => "tsv",
     csv => "csv",
     criteo => "criteo",
+    raw_table => "raw-table",
+    vocab => "vocab",
+    npy => "npy",
+    parquet => "parquet",
     cli_values => "cli-values",
 }

@@ -19,7 +19,7 @@
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, anyhow, bail};
@@ -80,13 +80,23 @@ impl Manifest {
         let text = std::fs::read_to_string(&path).with_context(|| {
             format!("cannot read vocabulary manifest '{}' (is '{}' a vocabulary directory written by `embplan profile --vocab`?)", path.display(), dir.display())
         })?;
-        let origin = path.display().to_string();
-        let m: Manifest = toml::from_str(&text)
-            .map_err(|e| crate::source::Source::new(&origin, &text).toml_error(&e))?;
+        Manifest::from_toml(&path.display().to_string(), &text)
+    }
+
+    /// Parses a manifest's text; errors name `origin:line:col`.
+    pub fn from_toml(origin: &str, text: &str) -> Result<Manifest> {
+        let m: Manifest = toml::from_str(text)
+            .map_err(|e| crate::source::Source::new(origin, text).toml_error(&e))?;
         if m.version != 1 {
             bail!(
                 "{origin}: vocabulary version {} is not supported by this embplan (expected 1)",
                 m.version
+            );
+        }
+        if let Some(f) = m.features.iter().find(|f| f.ids == 0) {
+            bail!(
+                "{origin}: feature '{}' has 0 ids: expected at least 1 (the out-of-vocabulary id)",
+                f.name
             );
         }
         Ok(m)
@@ -243,28 +253,29 @@ pub fn read_feature(dir: &Path, f: &ManifestFeature) -> Result<FeatureVocab> {
             dir.join(MANIFEST).display()
         );
     }
-    let oov = f.ids.checked_sub(1).ok_or_else(|| {
-        anyhow!(
-            "{}: feature '{}' has 0 ids",
-            dir.join(MANIFEST).display(),
-            f.name
-        )
-    })?;
+    parse_feature(&origin, &bytes, &f.name, f.ids)
+}
+
+/// Parses a vocabulary file of feature `name` with `ids` ids; errors name `origin:line`.
+pub fn parse_feature(origin: &str, bytes: &[u8], name: &str, ids: u64) -> Result<FeatureVocab> {
+    let oov = ids
+        .checked_sub(1)
+        .ok_or_else(|| anyhow!("{origin}: feature '{name}' has 0 ids"))?;
     let mut entries = Vec::new();
-    for (i, line) in BufReader::new(&bytes[..]).split(b'\n').enumerate() {
-        let line = line?;
-        if i < 2 {
-            continue; // the comment and the column names
+    for (i, line) in bytes.split(|&b| b == b'\n').enumerate() {
+        if i < 2 || line.is_empty() {
+            continue; // the comment and the column names; the final newline
         }
         let at = || format!("{origin}:{}", i + 1);
-        let mut fields = line.split(|&b| b == b'\t');
-        let mut next_u64 = |what: &str| -> Result<u64> {
-            let field = fields.next().ok_or_else(|| {
-                anyhow!(
-                    "{}: expected 4 tab-separated fields (id, value, count, positives)",
-                    at()
-                )
-            })?;
+        let fields: Vec<&[u8]> = line.split(|&b| b == b'\t').collect();
+        let [id, raw, count, positives] = fields[..] else {
+            bail!(
+                "{}: expected 4 tab-separated fields (id, value, count, positives), found {}",
+                at(),
+                fields.len()
+            );
+        };
+        let number = |field: &[u8], what: &str| -> Result<u64> {
             std::str::from_utf8(field)
                 .ok()
                 .and_then(|s| s.parse().ok())
@@ -276,40 +287,17 @@ pub fn read_feature(dir: &Path, f: &ManifestFeature) -> Result<FeatureVocab> {
                     )
                 })
         };
-        let id = next_u64("id")?;
-        let raw = fields.next().ok_or_else(|| {
-            anyhow!(
-                "{}: expected 4 tab-separated fields (id, value, count, positives)",
-                at()
-            )
-        })?;
+        let (id, count, positives) = (
+            number(id, "id")?,
+            number(count, "count")?,
+            number(positives, "positives")?,
+        );
         let value = value::value_of_text(&unescape(raw).ok_or_else(|| {
             anyhow!(
                 "{}: bad escape in value (expected \\t, \\n, \\r or \\\\)",
                 at()
             )
         })?);
-        let mut rest = fields;
-        let mut num = |what: &str| -> Result<u64> {
-            let field = rest.next().ok_or_else(|| {
-                anyhow!(
-                    "{}: expected 4 tab-separated fields (id, value, count, positives)",
-                    at()
-                )
-            })?;
-            std::str::from_utf8(field)
-                .ok()
-                .and_then(|s| s.parse().ok())
-                .ok_or_else(|| {
-                    anyhow!(
-                        "{}: expected the {what} as a whole number, found '{}'",
-                        at(),
-                        String::from_utf8_lossy(field)
-                    )
-                })
-        };
-        let count = num("count")?;
-        let positives = num("positives")?;
         if id > oov || positives > count {
             bail!(
                 "{}: id {id} (at most {oov}) or positives {positives} (at most the count {count}) out of range",
@@ -319,7 +307,7 @@ pub fn read_feature(dir: &Path, f: &ManifestFeature) -> Result<FeatureVocab> {
         entries.push((value, id, Tally { count, positives }));
     }
     Ok(FeatureVocab {
-        name: f.name.clone(),
+        name: name.to_string(),
         oov,
         entries,
     })

@@ -182,10 +182,30 @@ fn column_info(descr: &ColumnDescriptor) -> ColumnInfo {
     }
 }
 
+/// Runs `work`, turning a panic inside the `parquet` crate (which panics on some corrupt
+/// files, found by fuzzing) into an error naming the file.
+fn guarded<T>(path: &Path, work: impl FnOnce() -> Result<T>) -> Result<T> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(work)).unwrap_or_else(|panic| {
+        let why = panic
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| panic.downcast_ref::<&str>().copied())
+            .unwrap_or("the decoder failed");
+        Err(anyhow::anyhow!(
+            "{}: not a readable Parquet file ({why})",
+            path.display()
+        ))
+    })
+}
+
 impl ParquetTable {
     /// Opens `path` and reads its footer (schema and row groups).
     pub fn open(path: impl AsRef<Path>) -> Result<ParquetTable> {
         let path = path.as_ref();
+        guarded(path, || Self::open_unguarded(path))
+    }
+
+    fn open_unguarded(path: &Path) -> Result<ParquetTable> {
         let file = File::open(path).with_context(|| format!("{}: cannot open", path.display()))?;
         let reader = SerializedFileReader::new(file)
             .with_context(|| format!("{}: not a readable Parquet file", path.display()))?;
@@ -227,6 +247,17 @@ impl ParquetTable {
     /// Streams the columns `names`, at most `batch_rows` rows at a time and never across a
     /// row group, to `f`; memory stays bounded by a batch (plus a decoded page per column).
     pub fn read_columns(
+        &self,
+        names: &[&str],
+        batch_rows: usize,
+        f: impl FnMut(&ColumnBatch) -> Result<()>,
+    ) -> Result<()> {
+        guarded(&self.path, || {
+            self.read_columns_unguarded(names, batch_rows, f)
+        })
+    }
+
+    fn read_columns_unguarded(
         &self,
         names: &[&str],
         batch_rows: usize,

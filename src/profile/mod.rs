@@ -70,7 +70,10 @@ pub struct Profile {
 
 /// Exact counting would need more memory than allowed.
 #[derive(Debug, thiserror::Error)]
-#[error("exact counting needs more than {limit} bytes")]
+#[error(
+    "exact counting needs more than --memory {} ({limit} bytes): raise --memory, or profile the files in shards (each with --vocab) and combine them with --merge",
+    crate::size::format_iec(*limit)
+)]
 pub struct OverMemory {
     /// The allowed bytes.
     pub limit: u64,

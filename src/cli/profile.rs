@@ -175,6 +175,12 @@ fn merge(shards: &[PathBuf], min_count: u64) -> Result<(Profile, Vec<String>, St
                 path.display()
             );
         };
+        if !p.exact {
+            bail!(
+                "{}: profiled with sketches (counts did not fit in memory): its vocabulary holds only the head, so an exact merge is impossible; profile smaller shards (or with more --memory) and merge those",
+                path.display()
+            );
+        }
         let Some(dir) = &p.vocab else {
             bail!(
                 "{}: profiled without --vocab: an exact merge needs every value's counts, which only the vocabulary keeps; profile the shard with --vocab DIR",

@@ -10,6 +10,7 @@ pub mod counts;
 pub mod input;
 pub mod scan;
 pub mod sketch;
+pub mod sketched;
 pub mod stats;
 pub mod text;
 pub mod value;
@@ -77,10 +78,25 @@ pub struct Profile {
 pub struct OverMemory {
     /// The allowed bytes.
     pub limit: u64,
+    /// Categorical columns being counted.
+    pub features: usize,
 }
 
-/// Profiles `input` exactly.
+/// Profiles `input`: exactly while the counts fit in `opts.memory`, else again from the
+/// start with sketches sized to it (see [`sketched`]; every figure then says whether it is
+/// exact).
 pub fn profile(input: &Input, opts: &Options) -> Result<Profile> {
+    match profile_exact(input, opts) {
+        Err(e) => match e.downcast_ref::<OverMemory>() {
+            Some(over) => sketched::profile(input, opts, over.features),
+            None => Err(e),
+        },
+        ok => ok,
+    }
+}
+
+/// Profiles `input` exactly, or fails with [`OverMemory`].
+pub fn profile_exact(input: &Input, opts: &Options) -> Result<Profile> {
     let held = AtomicU64::new(0);
     let limit = opts.memory;
     let (states, columns) = scan::scan(
@@ -110,7 +126,11 @@ pub fn profile(input: &Input, opts: &Options) -> Result<Profile> {
             let total = held.fetch_add(now - *bytes, Ordering::Relaxed) + (now - *bytes);
             *bytes = now;
             if total > limit {
-                return Err(OverMemory { limit }.into());
+                return Err(OverMemory {
+                    limit,
+                    features: nf,
+                }
+                .into());
             }
             Ok(())
         },

@@ -344,3 +344,49 @@ fn bad_raw_inputs_are_located_and_write_nothing() {
         assert!(!out.exists() && !vocab.exists(), "{name}: wrote output");
     }
 }
+
+/// A feature's `key = value` number from a schema's text, for the feature named `name`.
+fn figure(schema: &str, name: &str, key: &str) -> f64 {
+    let at = schema.find(&format!("name = \"{name}\"")).unwrap();
+    let line = schema[at..]
+        .lines()
+        .find(|l| l.starts_with(&format!("{key} = ")))
+        .unwrap();
+    line.split(" = ").nth(1).unwrap().parse().unwrap()
+}
+
+#[test]
+fn past_the_memory_limit_sketches_estimate_within_their_stated_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let schema = write(
+        d,
+        "big.toml",
+        "[[feature]]\nname = \"big\"\ncardinality = 200000\nzipf = 1.05\n[[feature]]\nname = \"small\"\ncardinality = 30\n",
+    );
+    let data = synth(d, &schema, "tsv", "big.tsv", "60000");
+    let (exact, _) = profile(d, "exact", &[&data], &[]);
+    let (sketched, _) = profile(d, "sketched", &[&data], &["--memory", "256KiB"]);
+    assert!(exact.contains("exact = true") && !exact.contains("exact = false"));
+    assert!(sketched.contains("exact = false"), "{sketched}");
+    let (truth, estimate) = (
+        figure(&exact, "big", "distinct"),
+        figure(&sketched, "big", "distinct"),
+    );
+    let rse = figure(&sketched, "big", "distinct_error");
+    assert!(
+        (estimate - truth).abs() <= 3.0 * rse * truth,
+        "{estimate} vs {truth} (rse {rse})"
+    );
+    assert_eq!(figure(&sketched, "big", "rows"), 60000.0);
+    assert_eq!(figure(&sketched, "small", "missing"), 0.0);
+    // A sketched profile cannot be merged exactly.
+    embplan()
+        .args(["profile", "--merge"])
+        .arg(d.join("sketched.toml"))
+        .arg("-o")
+        .arg(d.join("m.toml"))
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("profiled with sketches"));
+}

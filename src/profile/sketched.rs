@@ -41,15 +41,18 @@ struct FeatureSketch {
 }
 
 /// Profiles `input` with sketches sized to `opts.memory`.
+///
+/// One worker counts (the reading thread still reads and decompresses ahead): a SpaceSaving
+/// summary depends on the order it sees values in, and one worker taking the blocks in file
+/// order makes the result the same for any `--threads`.
 pub fn profile(input: &Input, opts: &Options, features_hint: usize) -> Result<Profile> {
-    let per_summary = opts.memory
-        / (features_hint.max(1) as u64 * opts.threads.max(1) as u64 * BYTES_PER_TRACKED);
+    let per_summary = opts.memory / (features_hint.max(1) as u64 * BYTES_PER_TRACKED);
     let capacity =
         NonZeroUsize::new(usize::try_from(per_summary.clamp(1024, 1 << 24)).unwrap_or(1 << 24))
             .expect("at least 1024");
     let (states, columns) = scan::scan(
         input,
-        opts.threads,
+        1,
         || (Vec::<FeatureSketch>::new(), 0u64, 0u64),
         |(sketches, rows, positives), batch| {
             let nf = if batch.is_empty() {

@@ -366,7 +366,24 @@ fn past_the_memory_limit_sketches_estimate_within_their_stated_error() {
     );
     let data = synth(d, &schema, "tsv", "big.tsv", "60000");
     let (exact, _) = profile(d, "exact", &[&data], &[]);
-    let (sketched, _) = profile(d, "sketched", &[&data], &["--memory", "256KiB"]);
+    let (sketched, vocab) = profile(
+        d,
+        "sketched",
+        &[&data],
+        &["--memory", "256KiB", "--threads", "2"],
+    );
+    let (again, vocab_again) = profile(
+        d,
+        "again",
+        &[&data],
+        &["--memory", "256KiB", "--threads", "1"],
+    );
+    assert_eq!(
+        measured(&sketched),
+        measured(&again),
+        "sketches depend on --threads"
+    );
+    assert_eq!(vocab, vocab_again);
     assert!(exact.contains("exact = true") && !exact.contains("exact = false"));
     assert!(sketched.contains("exact = false"), "{sketched}");
     let (truth, estimate) = (

@@ -21,7 +21,7 @@ use crate::columnar::parquet_io::{
 use crate::profile::input::{Compression, RawFormat};
 use crate::train::data::FeatureSpec;
 use crate::train::metrics::sigmoid;
-use crate::train::synthetic::{MAX_SYNTHETIC_CARDINALITY, TeacherFeature, derive_seed};
+use crate::train::synthetic::{TeacherFeature, derive_seed};
 
 /// Rows per chunk (each chunk has its own random streams).
 const CHUNK: usize = 1 << 16;
@@ -69,16 +69,7 @@ pub struct Teacher {
 impl Teacher {
     /// Draws the teacher for `features` (as `train --data synthetic` does with `seed`).
     pub fn new(features: &[FeatureSpec], zipf: &[f64], seed: u64) -> Result<Teacher> {
-        if let Some(f) = features
-            .iter()
-            .find(|f| f.cardinality > MAX_SYNTHETIC_CARDINALITY)
-        {
-            bail!(
-                "feature '{}' has cardinality {}: synthetic data supports at most {MAX_SYNTHETIC_CARDINALITY} categories per feature (it keeps a teacher weight per category)",
-                f.name,
-                f.cardinality
-            );
-        }
+        crate::train::synthetic::check_cardinalities(features)?;
         let per_category: u64 = features
             .iter()
             .map(|f| f.cardinality.saturating_mul(12))

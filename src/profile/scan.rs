@@ -217,48 +217,44 @@ fn read_blocks(
             data.resize(start + BLOCK, 0);
             let got = read_full(path, &mut reader, &mut data[start..])?;
             data.truncate(start + got);
-            if got == 0 {
-                if quoted && let Some(at) = unclosed_quote(&data) {
-                    let line = line + count_lines(&data[..at]);
-                    bail!(
-                        "{}:{line}: the quoted field that starts here is never closed: expected a closing '\"'",
-                        path.display()
-                    );
-                }
-                if !data.is_empty() {
-                    send(
-                        tx,
-                        seq,
-                        Block {
-                            file,
-                            first_line: line,
-                            data,
-                        },
-                    );
-                    seq += 1;
-                }
-                break;
+            let eof = got == 0;
+            if eof
+                && quoted
+                && let Some(at) = unclosed_quote(&data)
+            {
+                let line = line + count_lines(&data[..at]);
+                bail!(
+                    "{}:{line}: the quoted field that starts here is never closed: expected a closing '\"'",
+                    path.display()
+                );
             }
-            let cut = last_record_end(&data, quoted);
-            match cut {
-                Some(end) => {
-                    carry = data[end..].to_vec();
-                    data.truncate(end);
-                    let lines = count_lines(&data);
-                    send(
-                        tx,
-                        seq,
-                        Block {
-                            file,
-                            first_line: line,
-                            data,
-                        },
-                    );
-                    seq += 1;
-                    line += lines;
-                }
+            let end = if eof {
+                data.len()
+            } else if let Some(end) = last_record_end(&data, quoted) {
+                end
+            } else {
                 // No record ends in this block: keep reading into it.
-                None => carry = data,
+                carry = data;
+                continue;
+            };
+            carry = data[end..].to_vec();
+            data.truncate(end);
+            if !data.is_empty() {
+                let lines = count_lines(&data);
+                send(
+                    tx,
+                    seq,
+                    Block {
+                        file,
+                        first_line: line,
+                        data,
+                    },
+                );
+                seq += 1;
+                line += lines;
+            }
+            if eof {
+                break;
             }
         }
     }

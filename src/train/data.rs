@@ -48,6 +48,23 @@ impl Split {
         }
     }
 
+    /// Moves the last `frac` of the examples (rounded up) into a new split: the validation
+    /// rows when no validation file is given.
+    pub fn split_off_fraction(
+        &mut self,
+        frac: f64,
+        n_features: usize,
+        n_dense: usize,
+    ) -> Result<Split> {
+        if !(frac > 0.0 && frac < 1.0) {
+            bail!(
+                "validation fraction: expected a number between 0 and 1 (exclusive), found {frac}"
+            );
+        }
+        let count = ((self.len() as f64) * frac).ceil() as usize;
+        Ok(self.split_off_tail(count, n_features, n_dense))
+    }
+
     /// Moves the last `count` examples into a new split (a tail split keeps file order, as
     /// a time-ordered log would be split).
     #[must_use]
@@ -406,17 +423,9 @@ pub fn load_files(features: &[FeatureSpec], src: &FileSource) -> Result<Dataset>
         };
         (train, valid, 0)
     };
-    let valid = if let Some(v) = valid {
-        v
-    } else {
-        let frac = src.valid_frac;
-        if !(frac > 0.0 && frac < 1.0) {
-            bail!(
-                "validation fraction: expected a number between 0 and 1 (exclusive), found {frac}"
-            );
-        }
-        let count = ((train.len() as f64) * frac).ceil() as usize;
-        train.split_off_tail(count, features.len(), n_dense)
+    let valid = match valid {
+        Some(v) => v,
+        None => train.split_off_fraction(src.valid_frac, features.len(), n_dense)?,
     };
     Ok(Dataset {
         name: path.display().to_string(),

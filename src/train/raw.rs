@@ -79,14 +79,7 @@ pub fn load(features: &[FeatureSpec], src: &RawSource) -> Result<Dataset> {
     let enc = encoders(features, &src.vocab)?;
     let (mut train, n_dense, mut oov) = read(features, &enc, &src.train, src, "train")?;
     let valid = if src.valid.is_empty() {
-        let frac = src.valid_frac;
-        if !(frac > 0.0 && frac < 1.0) {
-            bail!(
-                "validation fraction: expected a number between 0 and 1 (exclusive), found {frac}"
-            );
-        }
-        let count = ((train.len() as f64) * frac).ceil() as usize;
-        train.split_off_tail(count, features.len(), n_dense)
+        train.split_off_fraction(src.valid_frac, features.len(), n_dense)?
     } else {
         let (valid, valid_dense, valid_oov) = read(features, &enc, &src.valid, src, "valid")?;
         if valid_dense != n_dense {

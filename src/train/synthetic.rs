@@ -44,15 +44,8 @@ pub(crate) fn derive_seed(seed: u64, stream: u64) -> u64 {
     z ^ (z >> 31)
 }
 
-/// Generates train and validation splits for `features`.
-pub fn generate(features: &[FeatureSpec], cfg: &SyntheticConfig) -> Result<Dataset> {
-    if cfg.zipf.len() != features.len() {
-        bail!(
-            "{} Zipf exponents for {} features",
-            cfg.zipf.len(),
-            features.len()
-        );
-    }
+/// Errors if some feature has more categories than the generator keeps a teacher for.
+pub fn check_cardinalities(features: &[FeatureSpec]) -> Result<()> {
     if let Some(f) = features
         .iter()
         .find(|f| f.cardinality > MAX_SYNTHETIC_CARDINALITY)
@@ -63,6 +56,19 @@ pub fn generate(features: &[FeatureSpec], cfg: &SyntheticConfig) -> Result<Datas
             f.cardinality
         );
     }
+    Ok(())
+}
+
+/// Generates train and validation splits for `features`.
+pub fn generate(features: &[FeatureSpec], cfg: &SyntheticConfig) -> Result<Dataset> {
+    if cfg.zipf.len() != features.len() {
+        bail!(
+            "{} Zipf exponents for {} features",
+            cfg.zipf.len(),
+            features.len()
+        );
+    }
+    check_cardinalities(features)?;
     let nf = features.len();
     let rows = cfg
         .train_rows

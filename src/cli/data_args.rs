@@ -49,11 +49,11 @@ pub struct DataArgs {
     pub label: String,
 
     /// TSV/CSV without a header: each line is the label then one id per feature in plan order.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "vocab")]
     pub no_header: bool,
 
     /// Skip header columns that are neither `label` nor a feature of the plan (else an error).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "vocab")]
     pub ignore_extra_columns: bool,
 
     /// Synthetic data: training examples.

@@ -7,7 +7,6 @@
 //! the old file or the whole new one. Temp files being written are registered so that a
 //! signal handler in the binary can remove them ([`remove_pending_temp_files`]).
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -116,25 +115,9 @@ fn same_file(output: &Path, input: &Path) -> bool {
 /// Nothing half-written is ever left behind: the temp file is removed on error, on drop,
 /// and by [`remove_pending_temp_files`] when the process is interrupted.
 pub fn write_atomic(path: &Path, contents: &[u8]) -> Result<()> {
-    let dir = parent_dir(path);
-    let file_name = path
-        .file_name()
-        .with_context(|| format!("cannot write '{}': not a file path", path.display()))?;
-    let mut prefix = std::ffi::OsString::from(".");
-    prefix.push(file_name);
-    prefix.push(".");
-    let result = (|| -> std::io::Result<()> {
-        let mut tmp = tempfile::Builder::new()
-            .prefix(&prefix)
-            .suffix(".tmp")
-            .tempfile_in(dir)?;
-        let _registered = Registered::new(tmp.path());
-        tmp.write_all(contents)?;
-        tmp.as_file().sync_all()?;
-        tmp.persist(path).map_err(|e| e.error)?;
-        sync_dir(dir)
-    })();
-    result.with_context(|| format!("cannot write '{}'", path.display()))
+    write_atomic_via(path, |tmp| {
+        std::fs::write(tmp, contents).with_context(|| format!("cannot write '{}'", path.display()))
+    })
 }
 
 /// Like [`write_atomic`], for outputs too large to hold in memory: `write` is given the

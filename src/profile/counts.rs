@@ -94,12 +94,6 @@ impl Counts {
         (self.ints.len() + self.packed.len() + self.long.len()) as u64
     }
 
-    /// Approximate bytes held.
-    pub fn bytes(&self) -> u64 {
-        let long_bytes: usize = self.long.keys().map(|k| k.len() + 16).sum();
-        self.distinct() * BYTES_PER_VALUE + long_bytes as u64
-    }
-
     /// Every value with its tally, most frequent first; ties by [`value::value_order`].
     pub fn ranked(self) -> Vec<(Value, Tally)> {
         let mut all: Vec<(Value, Tally)> = self

@@ -52,11 +52,6 @@ impl RawFormat {
             RawFormat::Parquet => "parquet",
         }
     }
-
-    /// Whether the format is text read line by line.
-    pub fn is_text(self) -> bool {
-        matches!(self, RawFormat::Tsv | RawFormat::Csv | RawFormat::Criteo)
-    }
 }
 
 /// Compression of a text file, by extension.

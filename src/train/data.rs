@@ -438,10 +438,8 @@ pub fn load_files(features: &[FeatureSpec], src: &FileSource) -> Result<Dataset>
     })
 }
 
-/// Number of integer (dense) columns in the Criteo format.
-pub const CRITEO_DENSE: usize = 13;
-/// Number of categorical columns in the Criteo format.
-pub const CRITEO_CATEGORICAL: usize = 26;
+/// The Criteo format's column counts: one definition, the raw reader's.
+pub use crate::profile::text::{CRITEO_CATEGORICAL, CRITEO_DENSE};
 
 /// Per-feature dictionaries of Criteo's hex strings, ids in order of first appearance.
 #[derive(Debug, Default)]

@@ -3,9 +3,9 @@
 //! out-of-vocabulary id and are counted, never an error.
 
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
-use anyhow::{Result, anyhow, bail};
+use anyhow::{Result, bail};
 
 use super::data::{Dataset, FeatureSpec, Split};
 use crate::profile::input::{Input, RawFormat};
@@ -121,21 +121,18 @@ fn read(
     input.dense = true;
     let nf = features.len();
     let limit = u32::MAX as usize;
-    let rows_so_far = Mutex::new(0usize);
+    let rows_so_far = AtomicUsize::new(0);
     let (pieces, columns) = scan::scan(
         &input,
         src.threads,
         Vec::<Piece>::new,
         |pieces, batch: &Batch| {
-            {
-                let mut rows = rows_so_far.lock().map_err(|_| anyhow!("a reader failed"))?;
-                *rows += batch.len();
-                if *rows > limit {
-                    bail!(
-                        "{}: more than {limit} rows: the trainer holds at most {limit} examples",
-                        crate::profile::describe_files(&input)
-                    );
-                }
+            let rows = rows_so_far.fetch_add(batch.len(), Ordering::Relaxed) + batch.len();
+            if rows > limit {
+                bail!(
+                    "{}: more than {limit} rows: the trainer holds at most {limit} examples",
+                    crate::profile::describe_files(&input)
+                );
             }
             let mut misses = vec![0u64; nf];
             let mut ids = Vec::with_capacity(batch.keys.len());

@@ -12,6 +12,7 @@ pub mod scan;
 pub mod sketch;
 pub mod sketched;
 pub mod stats;
+pub mod table;
 pub mod text;
 pub mod value;
 pub mod vocab;
@@ -21,7 +22,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use anyhow::{Result, bail};
 use rayon::prelude::*;
 
-use counts::{Counts, Tally};
+use counts::{Counts, Scratch, Tally};
 pub use input::{Input, RawFormat};
 use stats::FeatureProfile;
 use value::Value;
@@ -102,8 +103,8 @@ pub fn profile_exact(input: &Input, opts: &Options) -> Result<Profile> {
     let (states, columns) = scan::scan(
         input,
         opts.threads,
-        || (Vec::<Counts>::new(), 0u64),
-        |(counts, bytes), batch| {
+        || (Vec::<Counts>::new(), 0u64, Scratch::default()),
+        |(counts, bytes, scratch), batch| {
             let nf = if batch.is_empty() {
                 0
             } else {
@@ -114,10 +115,8 @@ pub fn profile_exact(input: &Input, opts: &Options) -> Result<Profile> {
             }
             // Feature by feature: one hash map is hot at a time.
             for (f, c) in counts.iter_mut().enumerate() {
-                let keys = batch.keys.iter().skip(f).step_by(nf);
-                for (&key, &label) in keys.zip(&batch.labels) {
-                    c.add(key, label > 0.5, &batch.arena);
-                }
+                let keys = batch.keys.iter().skip(f).step_by(nf).copied();
+                c.add_column(keys, &batch.labels, &batch.arena, scratch);
             }
             let now: u64 = counts
                 .iter()
@@ -137,7 +136,7 @@ pub fn profile_exact(input: &Input, opts: &Options) -> Result<Profile> {
     )?;
     let nf = columns.names.len();
     let mut merged: Vec<Counts> = (0..nf).map(|_| Counts::default()).collect();
-    for (worker, _) in states {
+    for (worker, _, _) in states {
         for (m, c) in merged.iter_mut().zip(worker) {
             m.merge(c);
         }

@@ -59,8 +59,9 @@ pub struct Columns {
     pub dense: usize,
 }
 
-/// Bytes per block handed to a worker.
-const BLOCK: usize = 4 << 20;
+/// Bytes per block handed to a worker: small enough that a block's parsed keys stay in a
+/// core's L2 cache while its columns are counted.
+const BLOCK: usize = 1 << 19;
 
 /// A block of whole records of one text file.
 struct Block {

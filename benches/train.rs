@@ -18,7 +18,7 @@ use embplan::init::InitMode;
 use embplan::partition::{Combiner, Scheme};
 use embplan::plan::{Plan, PlannedFeature};
 use embplan::schema::{Dtype, Optimizer};
-use embplan::train::data::{FileSource, Format, load_files};
+use embplan::train::data::{FileSource, Format, Holdout, ValidSplit, load_files};
 use embplan::train::{self, Dataset, FeatureSpec, Model, TrainConfig};
 
 /// Features with at most this many categories keep full tables (the peer's --threshold).
@@ -71,7 +71,11 @@ fn load(prefix: &str, cards: &[u64]) -> Result<Dataset> {
     let source = FileSource {
         train: format!("{prefix}_train.tsv").into(),
         valid: Some(format!("{prefix}_valid.tsv").into()),
-        valid_frac: 0.1,
+        holdout: Holdout {
+            frac: 0.1,
+            split: ValidSplit::Tail,
+            seed: 0,
+        },
         format: Format::Tsv,
         header: false,
         ignore_extra_columns: false,

@@ -238,6 +238,7 @@ mod tests {
             valid_logloss: loss,
             valid_accuracy: 0.7,
             valid_auc: Some(0.7),
+            epoch: None,
             examples_per_sec: 1.0,
             seed,
             features,

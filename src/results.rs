@@ -38,13 +38,17 @@ pub struct Run {
     pub bytes: u64,
     /// Embedding parameters.
     pub params: u64,
-    /// Validation log-loss after the last epoch.
+    /// Validation log-loss at the recorded epoch.
     pub valid_logloss: f64,
-    /// Validation accuracy after the last epoch.
+    /// Validation accuracy at the recorded epoch.
     pub valid_accuracy: f64,
-    /// Validation ROC AUC after the last epoch; null when the validation set has one class.
+    /// Validation ROC AUC at the recorded epoch; null when the validation set has one class.
     #[serde(default)]
     pub valid_auc: Option<f64>,
+    /// The epoch whose metrics are recorded: the best on validation; absent in results
+    /// written before embplan recorded it, whose metrics are the last epoch's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub epoch: Option<usize>,
     /// Training throughput.
     pub examples_per_sec: f64,
     /// The seed of data order and initialisation.
@@ -177,6 +181,7 @@ mod tests {
             valid_logloss: 0.6,
             valid_accuracy: 0.7,
             valid_auc: Some(0.75),
+            epoch: Some(2),
             examples_per_sec: 1e6,
             seed: 3,
             features: vec![],

@@ -304,10 +304,9 @@ fn jobs(cfg: &SweepConfig) -> Vec<Job> {
 
 /// The run record of a finished training.
 fn record(job: &Job, plan: &Plan, schema: &Schema, report: &TrainReport) -> Result<Run> {
-    let last = report
-        .epochs
-        .last()
-        .ok_or_else(|| anyhow::anyhow!("training ran no epoch"))?;
+    // Plans are compared at their best epoch on validation: with a fixed epoch count the
+    // largest models overfit first, and comparing last epochs would flatter compression.
+    let best = report.best();
     let cost: Cost = plan.costs()?.total;
     let throughput =
         report.epochs.iter().map(|e| e.examples_per_s).sum::<f64>() / report.epochs.len() as f64;
@@ -316,9 +315,10 @@ fn record(job: &Job, plan: &Plan, schema: &Schema, report: &TrainReport) -> Resu
         budget_bytes: job.budget,
         bytes: cost.bytes,
         params: cost.params,
-        valid_logloss: last.valid.logloss,
-        valid_accuracy: last.valid.accuracy,
-        valid_auc: last.valid.auc,
+        valid_logloss: best.valid.logloss,
+        valid_accuracy: best.valid.accuracy,
+        valid_auc: best.valid.auc,
+        epoch: Some(report.best_epoch),
         examples_per_sec: throughput,
         seed: job.seed,
         features: run_features(plan, schema)?,
@@ -419,6 +419,11 @@ pub fn settings(
             ),
         ),
         ("epochs", t.epochs.to_string()),
+        ("epoch_recorded", "best on validation".to_string()),
+        (
+            "patience",
+            t.patience.map_or("none".to_string(), |p| p.to_string()),
+        ),
         ("batch", t.batch.to_string()),
         ("lr", t.lr.to_string()),
         ("optimizer", m.optimizer.name().to_string()),

@@ -7,7 +7,7 @@ use anyhow::{Result, bail};
 use embplan::init::InitMode;
 use embplan::plan::Plan;
 use embplan::schema::{Dtype, Optimizer};
-use embplan::train::{Interaction, ModelConfig, TrainConfig, TrainOptimizer};
+use embplan::train::{Interaction, ModelConfig, TrainConfig, TrainOptimizer, ValidSplit};
 
 use embplan::profile::RawFormat;
 use embplan::train::source::{Data, DataSource};
@@ -24,9 +24,20 @@ pub struct DataArgs {
     #[arg(long, value_name = "FILE", conflicts_with = "valid_frac")]
     pub valid: Option<PathBuf>,
 
-    /// Without --valid: the share of --data's last lines held out for validation [default: 0.1].
+    /// Without --valid: the share of --data's rows held out for validation [default: 0.1].
     #[arg(long, value_name = "FRACTION", value_parser = super::values::number)]
     pub valid_frac: Option<f64>,
+
+    /// Without --valid: which rows are held out: the file's last ones (a time-ordered log's
+    /// future) or a random draw seeded by --seed [default: tail].
+    #[arg(
+        long,
+        value_name = "ROWS",
+        value_enum,
+        ignore_case = true,
+        conflicts_with = "valid"
+    )]
+    pub split: Option<ValidSplit>,
 
     /// Input data format: tsv, csv, criteo, or (with --vocab) npy or parquet; by default
     /// csv for names ending in .csv, npy for .npy, parquet for .parquet, else tsv.
@@ -91,6 +102,7 @@ impl DataArgs {
             data: self.data.clone(),
             valid: self.valid.clone(),
             valid_frac: self.valid_frac,
+            split: self.split,
             format: self.data_format,
             no_header: self.no_header,
             ignore_extra_columns: self.ignore_extra_columns,
@@ -108,6 +120,11 @@ pub struct ModelArgs {
     /// Passes over the training data.
     #[arg(long, default_value = "2", value_name = "N", value_parser = super::values::count)]
     pub epochs: std::num::NonZeroUsize,
+
+    /// Stop early when the validation log-loss has not improved for N epochs (results are
+    /// compared at the best epoch either way).
+    #[arg(long, value_name = "N", value_parser = super::values::count)]
+    pub patience: Option<std::num::NonZeroUsize>,
 
     /// Examples per step.
     #[arg(long, default_value = "256", value_name = "N", value_parser = super::values::count)]
@@ -196,6 +213,7 @@ impl ModelArgs {
                 .or_else(|| std::thread::available_parallelism().ok())
                 .map_or(1, std::num::NonZeroUsize::get),
             seed,
+            patience: self.patience.map(std::num::NonZeroUsize::get),
             model: ModelConfig {
                 interaction: self.interaction,
                 top_mlp: self.top_mlp.0.clone(),

@@ -162,8 +162,13 @@ fn render(out: &mut impl Write, r: &TrainReport) -> Result<()> {
         "examples/s",
     ]);
     for e in &r.epochs {
+        let mark = if e.epoch == r.best_epoch {
+            " (best)"
+        } else {
+            ""
+        };
         table.add_row(vec![
-            e.epoch.to_string(),
+            format!("{}{mark}", e.epoch),
             format!("{:.4}", e.train.logloss),
             format!("{:.4}", e.train.accuracy),
             metric4(e.train.auc),
@@ -175,6 +180,21 @@ fn render(out: &mut impl Write, r: &TrainReport) -> Result<()> {
     }
     align_right(&mut table, &[0, 1, 2, 3, 4, 5, 6, 7]);
     writeln!(out, "{table}")?;
+    let stop = if r.stopped_early {
+        format!(
+            "; stopped early after epoch {} (--patience {})",
+            r.epochs.len(),
+            r.config.patience.unwrap_or_default()
+        )
+    } else {
+        String::new()
+    };
+    writeln!(
+        out,
+        "best epoch on validation: {} (valid logloss {:.4}){stop}",
+        r.best_epoch,
+        r.best().valid.logloss
+    )?;
     writeln!(
         out,
         "data {}: {} training, {} validation examples; train metrics are progressive (each example scored before the step that learns it)",

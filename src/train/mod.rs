@@ -26,7 +26,7 @@ use crate::cost::Cost;
 use crate::init::InitMode;
 use crate::plan::Plan;
 use crate::schema::Dtype;
-pub use data::{Dataset, FeatureSpec, Split};
+pub use data::{Dataset, FeatureSpec, Holdout, Split, ValidSplit};
 pub use metrics::Metrics;
 pub use model::{Interaction, Model, ModelConfig};
 pub use optim::TrainOptimizer;
@@ -44,6 +44,10 @@ pub struct TrainConfig {
     pub threads: usize,
     /// Seed of initialisation and shuffling.
     pub seed: u64,
+    /// Early stopping: stop when the validation log-loss has not improved for this many
+    /// epochs; `None` runs every epoch.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub patience: Option<usize>,
     /// Architecture, init and optimizer.
     pub model: ModelConfig,
 }
@@ -57,6 +61,7 @@ impl Default for TrainConfig {
             lr: 0.05,
             threads: 2,
             seed: 0,
+            patience: None,
             model: ModelConfig {
                 interaction: Interaction::Dot,
                 top_mlp: vec![64, 32],
@@ -131,6 +136,11 @@ pub struct TrainReport {
     pub config: TrainConfig,
     /// Per-epoch figures.
     pub epochs: Vec<EpochReport>,
+    /// The epoch with the lowest validation log-loss (1-based): the one to compare plans by,
+    /// since a model that overfits in later epochs would otherwise look worse than it is.
+    pub best_epoch: usize,
+    /// Whether early stopping ended the run before `config.epochs`.
+    pub stopped_early: bool,
     /// Embedding memory actually allocated.
     pub allocated: AllocatedBytes,
     /// Constant-predictor and teacher baselines.
@@ -365,14 +375,23 @@ fn run(
         }
         observer.epoch(&report);
         epochs.push(report);
+        if cfg
+            .patience
+            .is_some_and(|p| epoch - best_epoch(&epochs) >= p && epoch < cfg.epochs)
+        {
+            break;
+        }
     }
+    let best = best_epoch(&epochs);
     Ok(TrainReport {
         data: data.name.clone(),
         train_examples: n,
         valid_examples: data.valid.len(),
         dtype: Dtype::F32,
         config: cfg.clone(),
+        stopped_early: epochs.len() < cfg.epochs,
         epochs,
+        best_epoch: best,
         allocated,
         baselines: Baselines {
             constant_valid_logloss: metrics::constant_logloss(
@@ -384,6 +403,21 @@ fn run(
         not_complementary: plan.not_complementary()?,
         oov: data.oov.clone(),
     })
+}
+
+/// The epoch (1-based) with the lowest validation log-loss; the earliest on a tie.
+fn best_epoch(epochs: &[EpochReport]) -> usize {
+    epochs
+        .iter()
+        .min_by(|a, b| a.valid.logloss.total_cmp(&b.valid.logloss))
+        .map_or(0, |e| e.epoch)
+}
+
+impl TrainReport {
+    /// The figures of [`TrainReport::best_epoch`].
+    pub fn best(&self) -> &EpochReport {
+        &self.epochs[self.best_epoch - 1]
+    }
 }
 
 /// The median of `xs` (reordered in place), at least a nanosecond.

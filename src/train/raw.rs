@@ -30,10 +30,10 @@ pub struct OovCount {
 pub struct RawSource {
     /// Training files.
     pub train: Vec<PathBuf>,
-    /// Validation files; without them, the last `valid_frac` of the training rows.
+    /// Validation files; without them, `holdout` of the training rows.
     pub valid: Vec<PathBuf>,
     /// Share of the training rows held out when there are no validation files.
-    pub valid_frac: f64,
+    pub holdout: super::data::Holdout,
     /// Their format (by the first file's name if `None`).
     pub format: Option<RawFormat>,
     /// TSV/CSV/Parquet: the label column.
@@ -79,7 +79,7 @@ pub fn load(features: &[FeatureSpec], src: &RawSource) -> Result<Dataset> {
     let enc = encoders(features, &src.vocab)?;
     let (mut train, n_dense, mut oov) = read(features, &enc, &src.train, src, "train")?;
     let valid = if src.valid.is_empty() {
-        train.split_off_fraction(src.valid_frac, features.len(), n_dense)?
+        train.split_off_fraction(&src.holdout, features.len(), n_dense)?
     } else {
         let (valid, valid_dense, valid_oov) = read(features, &enc, &src.valid, src, "valid")?;
         if valid_dense != n_dense {

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use anyhow::{Result, bail};
 
-use super::data::{self, FileSource, Format};
+use super::data::{self, FileSource, Format, Holdout, ValidSplit};
 use super::raw::{self, RawSource};
 use super::synthetic::{self, SyntheticConfig};
 use super::{Dataset, feature_specs};
@@ -48,8 +48,10 @@ pub struct DataSource {
     pub data: Data,
     /// Validation file (file data only).
     pub valid: Option<PathBuf>,
-    /// Share of the training file's last lines held out when there is no validation file.
+    /// Share of the training file's rows held out when there is no validation file.
     pub valid_frac: Option<f64>,
+    /// Which rows are held out: the last ones (the default), or a random draw seeded by `seed`.
+    pub split: Option<ValidSplit>,
     /// File format; `None` guesses from the extension (.csv → csv, else tsv).
     pub format: Option<RawFormat>,
     /// Raw files encoded through this vocabulary (from `embplan profile --vocab`).
@@ -107,7 +109,15 @@ impl DataSource {
             return out;
         }
         let valid = self.valid.as_ref().map_or_else(
-            || format!("last {} of the data", self.valid_frac.unwrap_or(0.1)),
+            || {
+                let frac = self.valid_frac.unwrap_or(0.1);
+                match self.split.unwrap_or_default() {
+                    ValidSplit::Tail => format!("last {frac} of the data"),
+                    ValidSplit::Random => {
+                        format!("random {frac} of the data (seed {})", self.seed)
+                    }
+                }
+            },
             |v| v.display().to_string(),
         );
         out.push(("valid", valid));
@@ -145,7 +155,7 @@ impl DataSource {
                 &RawSource {
                     train: vec![path],
                     valid: self.valid.iter().cloned().collect(),
-                    valid_frac: self.valid_frac.unwrap_or(0.1),
+                    holdout: self.holdout(),
                     format: self.format,
                     label: self.label.clone(),
                     vocab: vocab.clone(),
@@ -168,17 +178,26 @@ impl DataSource {
                 format,
                 train: path,
                 valid: self.valid.clone(),
-                valid_frac: self.valid_frac.unwrap_or(0.1),
+                holdout: self.holdout(),
                 header: !self.no_header,
                 ignore_extra_columns: self.ignore_extra_columns,
             },
         )
     }
 
+    /// Which rows of the training file are held out.
+    fn holdout(&self) -> Holdout {
+        Holdout {
+            frac: self.valid_frac.unwrap_or(0.1),
+            split: self.split.unwrap_or_default(),
+            seed: self.seed,
+        }
+    }
+
     fn generate(&self, plan: &Plan, schema: Option<&Schema>) -> Result<Dataset> {
-        if self.valid.is_some() || self.valid_frac.is_some() {
+        if self.valid.is_some() || self.valid_frac.is_some() || self.split.is_some() {
             bail!(
-                "--valid and --valid-frac apply to file data; synthetic data sets its validation rows with --valid-rows"
+                "--valid, --valid-frac and --split apply to file data; synthetic data sets its validation rows with --valid-rows"
             );
         }
         let specs = feature_specs(plan);

@@ -339,3 +339,38 @@ fn divergence_names_epoch_and_step() {
     assert!(e.contains("at epoch 1, step "), "{e}");
     assert!(e.contains("try a lower learning rate than 1e30"), "{e}");
 }
+
+#[test]
+fn early_stopping_ends_after_patience_epochs_without_improvement() {
+    // A few hundred examples, many epochs and a high learning rate: the model overfits.
+    let plan = learn_plan();
+    let data = synthetic_data(&plan, 300, 4);
+    let cfg = TrainConfig {
+        epochs: 30,
+        batch: 32,
+        lr: 0.3,
+        patience: Some(2),
+        ..TrainConfig::default()
+    };
+    let r = train(&plan, &data, &cfg).unwrap();
+    assert!(r.stopped_early, "ran all {} epochs", r.epochs.len());
+    let last = r.epochs.len();
+    assert_eq!(last - r.best_epoch, 2, "stops two epochs after the best");
+    let best = r.best().valid.logloss;
+    assert!(r.epochs.iter().all(|e| e.valid.logloss >= best));
+    // The same run without patience goes on, and its best epoch is the same.
+    let full = train(
+        &plan,
+        &data,
+        &TrainConfig {
+            patience: None,
+            ..cfg
+        },
+    )
+    .unwrap();
+    assert_eq!((full.epochs.len(), full.stopped_early), (30, false));
+    let metrics =
+        |epochs: &[EpochReport]| -> Vec<_> { epochs.iter().map(|e| (e.train, e.valid)).collect() };
+    assert_eq!(metrics(&full.epochs[..last]), metrics(&r.epochs));
+    assert!(full.best().valid.logloss <= best);
+}

@@ -15,6 +15,7 @@ fn run(method: &str, budget: Option<u64>, bytes: u64, loss: f64, seed: u64) -> R
         valid_logloss: loss,
         valid_accuracy: 0.7,
         valid_auc: Some(0.75),
+        epoch: Some(1),
         examples_per_sec: 1e6,
         seed,
         features: vec![],

@@ -215,3 +215,40 @@ fn allocated_bytes_equal_estimate_for_every_optimizer() {
         assert!(teacher > 0.0 && teacher < 0.7);
     }
 }
+
+#[test]
+fn a_random_split_holds_out_the_same_share_and_reports_the_best_epoch() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = schema(dir.path());
+    let mut text = String::from("label,a,b\n");
+    for i in 0..200 {
+        let _ = writeln!(text, "{},{},{}", i % 2, i % 10, (i * 7) % 100);
+    }
+    let data = write(dir.path(), "d.csv", &text);
+    let (s, data) = (s.to_str().unwrap(), data.to_str().unwrap());
+    let report = |split: &str| {
+        json(&[
+            "train", s, "--data", data, "--split", split, "--epochs", "3", "--json",
+        ])
+    };
+    let random = report("random");
+    let tail = report("tail");
+    for r in [&random, &tail] {
+        assert_eq!(r["valid_examples"], 20);
+        assert_eq!(r["train_examples"], 180);
+        let best = r["best_epoch"].as_u64().unwrap();
+        assert!((1..=3).contains(&best));
+        let logloss = |e: &serde_json::Value| e["valid"]["logloss"].as_f64().unwrap();
+        let epochs = r["epochs"].as_array().unwrap();
+        let least = epochs.iter().map(logloss).fold(f64::INFINITY, f64::min);
+        assert_eq!(logloss(&epochs[best as usize - 1]), least);
+    }
+    assert_ne!(
+        random["epochs"][0]["valid"], tail["epochs"][0]["valid"],
+        "other rows held out"
+    );
+    fails_with(
+        &["--data", "synthetic", s, "--split", "random"],
+        &["--split apply to file data"],
+    );
+}

@@ -12,8 +12,18 @@
 //! | `mixed-radix` m1..mk | (x div m1·…·m(j-1)) mod mj | min(mj, ceil(n / m1·…·m(j-1))) |
 //! | `crt` m1..mk | x mod mj | min(mj, n) |
 //! | `explicit` | the class id given in a file | 1 + the largest id |
+//! | `hot` K + tail | table 0: x if x < K, else K + c0(x − K); table j > 0: 0 if x < K, else 1 + cj(x − K) | K + rows0(n − K); 1 + rowsj(n − K) |
 //!
 //! "Rows needed" counts only rows some id in [0, n) reaches, so no row is dead weight.
+//!
+//! A `hot` scheme keeps the K most frequent ids (ids 0..K−1 under a profile vocabulary,
+//! which numbers values by descending frequency) in rows of their own and composes the tail
+//! with a qr, mixed-radix, crt or hash map `c` of x − K. It is itself a set of partitions:
+//! table 0 gives each hot id its own class, every other table puts all hot ids in one shared
+//! class (row 0), so a hot id's vector is its own row combined with shared rows (added, or
+//! multiplied element-wise: a learned per-feature scale), and a tail id's is the tail
+//! scheme's composition. Hot ids are separated from each other by table 0 and from tail ids
+//! by every table, so the scheme is complementary exactly when the tail scheme is on n − K.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -80,6 +90,18 @@ pub enum TableMap {
     },
     /// The class of x is `classes[x]`.
     Lookup(Arc<[u64]>),
+    /// A table of a `hot` scheme: ids below `hot` get their own rows (`own`) or share row 0;
+    /// the others get `base + ((x − hot) div divisor) mod modulus`, base being `hot` or 1.
+    Hot {
+        /// Number of hot ids K.
+        hot: u64,
+        /// Whether hot ids have rows of their own here (table 0) or share one (the others).
+        own: bool,
+        /// The tail's divisor (≥ 1).
+        divisor: u64,
+        /// The tail's modulus, or `None` for the plain quotient.
+        modulus: Option<u64>,
+    },
 }
 
 impl TableMap {
@@ -87,15 +109,31 @@ impl TableMap {
     #[inline]
     pub fn class_of(&self, x: u64) -> u64 {
         match self {
-            TableMap::Arith { divisor, modulus } => {
-                let q = if *divisor == 1 { x } else { x / divisor };
-                match modulus {
-                    Some(m) => q % m,
-                    None => q,
-                }
-            }
+            TableMap::Arith { divisor, modulus } => arith_class(x, *divisor, *modulus),
             TableMap::Lookup(classes) => classes[x as usize],
+            TableMap::Hot {
+                hot,
+                own,
+                divisor,
+                modulus,
+            } => match (x < *hot, *own) {
+                (true, true) => x,
+                (true, false) => 0,
+                // Below the tail's rows (≤ n − hot), so base + class < n: no overflow.
+                (false, true) => hot + arith_class(x - hot, *divisor, *modulus),
+                (false, false) => 1 + arith_class(x - hot, *divisor, *modulus),
+            },
         }
+    }
+}
+
+/// `(x div divisor) mod modulus`.
+#[inline]
+fn arith_class(x: u64, divisor: u64, modulus: Option<u64>) -> u64 {
+    let q = if divisor == 1 { x } else { x / divisor };
+    match modulus {
+        Some(m) => q % m,
+        None => q,
     }
 }
 
@@ -220,6 +258,14 @@ pub enum Scheme {
     },
     /// Domain partitions given in a file.
     Explicit(Arc<ExplicitPartitions>),
+    /// The `hot` most frequent ids (0..hot−1) in rows of their own, the tail composed by
+    /// `tail` (hash, qr, mixed-radix or crt) over x − hot; see the module documentation.
+    Hot {
+        /// Number of hot ids K (1 ≤ K < n).
+        hot: u64,
+        /// The tail's scheme, over the n − K tail ids.
+        tail: Box<Scheme>,
+    },
 }
 
 impl Scheme {
@@ -232,6 +278,23 @@ impl Scheme {
             Scheme::MixedRadix { .. } => "mixed-radix",
             Scheme::Crt { .. } => "crt",
             Scheme::Explicit(_) => "explicit",
+            Scheme::Hot { tail, .. } => tail.family(),
+        }
+    }
+
+    /// The number of hot ids with rows of their own (0 unless a `hot` scheme).
+    pub fn hot(&self) -> u64 {
+        match self {
+            Scheme::Hot { hot, .. } => *hot,
+            _ => 0,
+        }
+    }
+
+    /// The scheme of the ids that share rows: the tail of a `hot` scheme, else itself.
+    pub fn tail(&self) -> &Scheme {
+        match self {
+            Scheme::Hot { tail, .. } => tail,
+            other => other,
         }
     }
 
@@ -242,6 +305,7 @@ impl Scheme {
             Scheme::Hash { m } | Scheme::Qr { m } => vec![*m],
             Scheme::MixedRadix { radices } => radices.clone(),
             Scheme::Crt { moduli } => moduli.clone(),
+            Scheme::Hot { tail, .. } => tail.parameters(),
         }
     }
 
@@ -281,6 +345,27 @@ impl Scheme {
                 }
                 Ok(())
             }
+            Scheme::Hot { hot, tail } => {
+                if !matches!(
+                    **tail,
+                    Scheme::Hash { .. }
+                        | Scheme::Qr { .. }
+                        | Scheme::MixedRadix { .. }
+                        | Scheme::Crt { .. }
+                ) {
+                    bail!(
+                        "hot ids need a hash, qr, mixed-radix or crt tail, found {}",
+                        tail.family()
+                    );
+                }
+                if *hot == 0 || *hot >= n {
+                    bail!(
+                        "hot ids: expected from 1 to {} (fewer than the cardinality {n}), found {hot}",
+                        n - 1
+                    );
+                }
+                tail.validate(n - hot)
+            }
         }
     }
 
@@ -306,6 +391,20 @@ impl Scheme {
             }
             Scheme::Crt { moduli } => moduli.iter().map(|&m| arith(1, Some(m))).collect(),
             Scheme::Explicit(p) => p.columns.iter().cloned().map(TableMap::Lookup).collect(),
+            Scheme::Hot { hot, tail } => tail
+                .table_maps()
+                .into_iter()
+                .enumerate()
+                .map(|(j, map)| match map {
+                    TableMap::Arith { divisor, modulus } => TableMap::Hot {
+                        hot: *hot,
+                        own: j == 0,
+                        divisor,
+                        modulus,
+                    },
+                    _ => unreachable!("a hot scheme's tail is arithmetic (validated)"),
+                })
+                .collect(),
         }
     }
 
@@ -314,6 +413,16 @@ impl Scheme {
         if let Scheme::Explicit(p) = self {
             return p.rows.clone();
         }
+        if let Scheme::Hot { hot, tail } = self {
+            // Validated hot < n; table 0 adds the hot rows, the others one shared row.
+            let tail_n = n.saturating_sub(*hot).max(1);
+            return tail
+                .table_rows(tail_n)
+                .iter()
+                .enumerate()
+                .map(|(j, &r)| if j == 0 { hot.saturating_add(r) } else { r + 1 })
+                .collect();
+        }
         self.table_maps()
             .iter()
             .map(|map| match map {
@@ -321,7 +430,9 @@ impl Scheme {
                     let reached = n.div_ceil(*divisor);
                     modulus.map_or(reached, |m| reached.min(m))
                 }
-                TableMap::Lookup(_) => unreachable!("only explicit schemes have lookups"),
+                TableMap::Lookup(_) | TableMap::Hot { .. } => {
+                    unreachable!("explicit and hot schemes returned above")
+                }
             })
             .collect()
     }
@@ -334,6 +445,7 @@ impl Scheme {
             Scheme::MixedRadix { radices } => radices.len(),
             Scheme::Crt { moduli } => moduli.len(),
             Scheme::Explicit(p) => p.columns.len(),
+            Scheme::Hot { tail, .. } => tail.num_tables(),
         }
     }
 
@@ -342,6 +454,7 @@ impl Scheme {
         match self {
             Scheme::Full => "full".into(),
             Scheme::Explicit(p) => format!("explicit({})", p.path.display()),
+            Scheme::Hot { hot, tail } => format!("hot({hot})+{}", tail.describe()),
             _ => {
                 let params: Vec<String> = self.parameters().iter().map(u64::to_string).collect();
                 format!("{}({})", self.family(), params.join(","))

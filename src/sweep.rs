@@ -32,6 +32,9 @@ use crate::train::{Dataset, TrainConfig, TrainReport};
 pub enum Method {
     /// The planner's search over every complementary family and combiner.
     Searched,
+    /// The same search without hot rows (`searched-no-hot`): the planner as it was before
+    /// it read profiles, to measure what frequency-aware schemes add.
+    SearchedNoHot,
     /// Uniform QR with mult (DLRM's `--qr-flag`).
     QrMult,
     /// The hashing trick with one collision count.
@@ -49,6 +52,7 @@ impl Method {
     pub fn name(self) -> String {
         match self {
             Method::Searched => "searched".into(),
+            Method::SearchedNoHot => "searched-no-hot".into(),
             Method::QrMult => "qr-mult".into(),
             Method::Hash => "hash".into(),
             Method::Only(f, c) => format!("only-{}-{c}", f.name()),
@@ -58,6 +62,7 @@ impl Method {
     /// Every method name a sweep accepts.
     pub fn all_names() -> Vec<String> {
         let mut names: Vec<String> = Method::DEFAULT.iter().map(|m| m.name()).collect();
+        names.push(Method::SearchedNoHot.name());
         for f in [Family::Qr, Family::MixedRadix, Family::Crt] {
             for c in Combiner::ALL {
                 names.push(Method::Only(f, c).name());
@@ -72,6 +77,9 @@ impl Method {
         if let Some(&m) = Method::DEFAULT.iter().find(|m| m.name() == t) {
             return Ok(m);
         }
+        if t == Method::SearchedNoHot.name() {
+            return Ok(Method::SearchedNoHot);
+        }
         if let Some(rest) = t.strip_prefix("only-")
             && let Some((family, combiner)) = rest.rsplit_once('-')
             && let (Ok(f), Ok(c)) = (Family::parse(family), Combiner::parse(combiner))
@@ -82,7 +90,7 @@ impl Method {
         let names = Method::all_names();
         let hint = crate::source::did_you_mean(&t, names.iter().map(String::as_str));
         bail!(
-            "unknown method '{s}'{hint}: expected searched, qr-mult, hash or only-FAMILY-COMBINER (e.g. only-crt-add)"
+            "unknown method '{s}'{hint}: expected searched, searched-no-hot, qr-mult, hash or only-FAMILY-COMBINER (e.g. only-crt-add)"
         )
     }
 }
@@ -194,6 +202,13 @@ pub fn plan_for(
     };
     match method {
         Method::Searched => searched(&cfg.search),
+        Method::SearchedNoHot => searched(&SearchOptions {
+            space: SearchSpace {
+                hot: false,
+                ..cfg.search.space.clone()
+            },
+            model: model.clone(),
+        }),
         Method::Only(family, combiner) => searched(&SearchOptions {
             space: SearchSpace {
                 families: vec![family],

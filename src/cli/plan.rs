@@ -29,6 +29,8 @@ The budget counts weights + optimizer state exactly as `embplan estimate` does. 
 losses come from a quality model whose default coefficients were measured with embplan's \
 trainer on synthetic data (data/calibration/synthetic.toml); pass --calibration FILE with \
 coefficients measured on your data (embplan sweep + embplan calibrate).\n\nExit codes: 0 success, 2 bad input or error.")]
+// Each bool is one independent command-line switch, as clap derives them.
+#[allow(clippy::struct_excessive_bools)]
 pub struct Args {
     /// The schema to plan (.toml).
     #[arg(value_name = "SCHEMA")]
@@ -68,6 +70,11 @@ pub struct Args {
     /// Let the planner choose the hashing trick (not complementary: colliding ids share a row).
     #[arg(long, conflicts_with = "uniform")]
     pub allow_hash: bool,
+
+    /// Never keep a feature's most frequent ids in rows of their own (hot schemes are
+    /// considered only for features with a profile, whose vocabulary numbers ids by frequency).
+    #[arg(long, conflicts_with = "uniform")]
+    pub no_hot: bool,
 
     /// With --uniform and --budget: write and print a baseline that exceeds the budget
     /// (otherwise an error, exit 2).
@@ -299,6 +306,7 @@ fn searched(args: &Args, schema: &Schema, model: &QualityModel) -> Result<(Plan,
             families: parse_families(args.families.as_deref(), args.allow_hash)?,
             combiners: parse_combiners(args.combiners.as_deref()),
             dim_multiple: args.dim_multiple,
+            hot: !args.no_hot,
         },
         model: model.clone(),
     };

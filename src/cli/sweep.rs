@@ -51,8 +51,9 @@ pub struct Args {
     #[arg(long, value_name = "RATIO,…", value_delimiter = ',', value_parser = super::values::number)]
     pub compressions: Vec<f64>,
 
-    /// Methods to run at every budget: searched, qr-mult, hash, or only-FAMILY-COMBINER (the
-    /// planner restricted to one pair, e.g. only-crt-add); the full model always runs.
+    /// Methods to run at every budget: searched, searched-no-hot (no hot rows: the planner
+    /// blind to frequencies), qr-mult, hash, or only-FAMILY-COMBINER (the planner restricted
+    /// to one pair, e.g. only-crt-add); the full model always runs.
     #[arg(
         long,
         value_name = "METHOD,…",

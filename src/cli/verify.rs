@@ -14,7 +14,7 @@ use embplan::proof::{self, Verdict};
 /// Arguments of `embplan verify`.
 #[derive(Debug, clap::Args)]
 #[command(
-    after_help = "Examples:\n  embplan verify plan.toml\n  embplan verify --cardinality 10000000 --qr 3163\n  embplan verify --cardinality 1001 --crt 7,11,13 --exhaustive\n  embplan verify --partitions classes.txt --json\n\nExit codes: 0 complementary, 1 not complementary (a counterexample is printed), 2 bad input or error."
+    after_help = "Examples:\n  embplan verify plan.toml\n  embplan verify --cardinality 10000000 --qr 3163\n  embplan verify --cardinality 1001 --crt 7,11,13 --exhaustive\n  embplan verify -n 1000000 --hot 4096 --qr 1000\n  embplan verify --partitions classes.txt --json\n\nExit codes: 0 complementary, 1 not complementary (a counterexample is printed), 2 bad input or error."
 )]
 pub struct Args {
     /// A plan file (.toml or .json) whose every feature is verified.
@@ -41,6 +41,11 @@ pub struct Args {
     /// The hashing trick with M buckets: class x mod M.
     #[arg(long, value_name = "M", group = "scheme", value_parser = super::values::positive::<u64>)]
     pub hash: Option<u64>,
+
+    /// Ids 0..K−1 (the most frequent, under a profile vocabulary) get rows of their own; the
+    /// scheme given (--qr, --radix, --crt or --hash) composes the other ids, shifted by K.
+    #[arg(long, value_name = "K", conflicts_with = "partitions", value_parser = super::values::positive::<u64>)]
+    pub hot: Option<u64>,
 
     /// Explicit partitions: a file with one line per category, one class id per partition.
     #[arg(long, value_name = "FILE", group = "scheme")]
@@ -130,7 +135,13 @@ fn scheme_from_args(args: &Args) -> Result<Scheme> {
     } else {
         bail!("give a scheme with --qr, --radix, --crt, --hash or --partitions (or a plan file)")
     };
-    Ok(scheme)
+    Ok(match args.hot {
+        Some(hot) => Scheme::Hot {
+            hot,
+            tail: Box::new(scheme),
+        },
+        None => scheme,
+    })
 }
 
 fn verify_one(

@@ -64,6 +64,11 @@ impl Exporter for Dlrm {
         for f in plan.features.iter().filter(|f| *f.scheme() != Scheme::Full) {
             match f.scheme() {
                 Scheme::Qr { m } => qr.push((*m, f)),
+                Scheme::Hot { .. } => problems.push(format!(
+                    "feature '{}' uses {}, but DLRM has no rows of their own for frequent ids",
+                    f.name(),
+                    f.scheme().describe()
+                )),
                 _ => problems.push(format!(
                     "feature '{}' uses {}, but DLRM compresses only with quotient-remainder (qr)",
                     f.name(),

@@ -49,12 +49,14 @@ pub(crate) fn doc_escape(s: &str) -> String {
 /// digits), `name__c<j>` (crt) or `name__p<j>` (explicit partitions).
 pub fn sub_table_names(f: &PlannedFeature) -> Vec<String> {
     let k = f.scheme().num_tables();
-    let suffixes: Vec<String> = match f.scheme() {
+    // A hot scheme's tables are named as its tail's (table 0 also holds the hot rows).
+    let suffixes: Vec<String> = match f.scheme().tail() {
         Scheme::Full | Scheme::Hash { .. } => return vec![f.name().to_string()],
         Scheme::Qr { .. } => vec!["r".into(), "q".into()],
         Scheme::MixedRadix { .. } => (0..k).map(|j| format!("d{j}")).collect(),
         Scheme::Crt { .. } => (0..k).map(|j| format!("c{j}")).collect(),
         Scheme::Explicit(_) => (0..k).map(|j| format!("p{j}")).collect(),
+        Scheme::Hot { .. } => unreachable!("a tail is never hot (validated)"),
     };
     suffixes
         .iter()
@@ -190,18 +192,18 @@ pub(crate) fn features_literal(plan: &Plan) -> String {
             .zip(inits)
         {
             let map = match map {
-                TableMap::Arith { divisor, modulus } => {
-                    // Ids are below n ≤ 2^63 - 1, so a divisor or modulus above that acts
-                    // exactly as 2^63 - 1 would (quotient 0, remainder unchanged) and the
-                    // literal stays an int64 torch accepts.
-                    let modulus =
-                        modulus.map_or("None".to_string(), |m| m.min(I64_MAX).to_string());
-                    format!(
-                        "\"divisor\": {}, \"modulus\": {modulus}",
-                        divisor.min(I64_MAX)
-                    )
-                }
+                TableMap::Arith { divisor, modulus } => arith_literal(divisor, modulus),
                 TableMap::Lookup(classes) => format!("\"lookup\": {}", int_list(&classes, 16)),
+                TableMap::Hot {
+                    hot,
+                    own,
+                    divisor,
+                    modulus,
+                } => format!(
+                    "\"hot\": {hot}, \"own\": {}, {}",
+                    if own { "True" } else { "False" },
+                    arith_literal(divisor, modulus)
+                ),
             };
             let _ = writeln!(
                 s,
@@ -218,6 +220,18 @@ pub(crate) fn features_literal(plan: &Plan) -> String {
     }
     s.push_str("]\n");
     s
+}
+
+/// The `"divisor": d, "modulus": m` entries of an arithmetic index map.
+fn arith_literal(divisor: u64, modulus: Option<u64>) -> String {
+    // Ids are below n ≤ 2^63 - 1, so a divisor or modulus above that acts exactly as
+    // 2^63 - 1 would (quotient 0, remainder unchanged) and the literal stays an int64 torch
+    // accepts.
+    let modulus = modulus.map_or("None".to_string(), |m| m.min(I64_MAX).to_string());
+    format!(
+        "\"divisor\": {}, \"modulus\": {modulus}",
+        divisor.min(I64_MAX)
+    )
 }
 
 /// A Python list of integers, `per_line` to a line (continuation lines indented).
@@ -258,11 +272,25 @@ pub(crate) const HELPERS: &str = r#"def check_ids(ids, feature):
 def class_ids(ids, table, lookup=None):
     """The row of every id in one table: (ids div divisor) mod modulus, or its lookup.
 
+    With "hot": K, ids below K (the most frequent) get row id (table 0, "own") or the
+    shared row 0 (the other tables), and the others base + the map of id - K, base being
+    K or 1.
+
     Exact int64 arithmetic: torch.div(..., rounding_mode="floor") on int64 stays integer,
     whereas float division (as in DLRM's QREmbeddingBag) can misplace ids of 2**24 and more.
     """
     if lookup is not None:
         return lookup[ids]
+    hot = table.get("hot", 0)
+    if hot:
+        tail = torch.clamp(ids - hot, min=0)
+        rows = arith_rows(tail, table) + (hot if table["own"] else 1)
+        return torch.where(ids < hot, ids if table["own"] else torch.zeros_like(ids), rows)
+    return arith_rows(ids, table)
+
+
+def arith_rows(ids, table):
+    """(ids div divisor) mod modulus."""
     rows = ids
     if table["divisor"] != 1:
         rows = torch.div(rows, table["divisor"], rounding_mode="floor")

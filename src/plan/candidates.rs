@@ -39,6 +39,9 @@ pub struct SearchSpace {
     pub combiners: Vec<Combiner>,
     /// Every table dim must be a multiple of this (1: no constraint; 4 for FBGEMM/TorchRec).
     pub dim_multiple: u32,
+    /// Whether features with a profile may keep their most frequent ids in rows of their
+    /// own (`hot` schemes).
+    pub hot: bool,
 }
 
 impl Default for SearchSpace {
@@ -48,13 +51,17 @@ impl Default for SearchSpace {
             families: vec![Family::Qr, Family::MixedRadix, Family::Crt],
             combiners: Combiner::ALL.to_vec(),
             dim_multiple: 1,
+            hot: true,
         }
     }
 }
 
-/// A candidate scheme in 16 bytes; [`CandidateKey::scheme`] rebuilds it for a cardinality.
+/// A candidate scheme in 24 bytes; [`CandidateKey::scheme`] rebuilds it for a cardinality.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct CandidateKey {
+    /// Hot ids with rows of their own (0: none); the rest describes the tail scheme, over
+    /// the n − hot tail ids.
+    pub hot: u64,
     /// `None` for a full table.
     pub family: Option<Family>,
     /// Number of tables.
@@ -68,6 +75,7 @@ pub struct CandidateKey {
 impl CandidateKey {
     /// The full table.
     pub const FULL: CandidateKey = CandidateKey {
+        hot: 0,
         family: None,
         tables: 1,
         combiner: None,
@@ -76,6 +84,13 @@ impl CandidateKey {
 
     /// The scheme this key stands for, for a feature of `n` categories.
     pub fn scheme(&self, n: u64) -> Scheme {
+        if self.hot > 0 {
+            let tail = CandidateKey { hot: 0, ..*self };
+            return Scheme::Hot {
+                hot: self.hot,
+                tail: Box::new(tail.scheme(n - self.hot)),
+            };
+        }
         let k = usize::from(self.tables);
         match self.family {
             None => Scheme::Full,
@@ -179,6 +194,7 @@ pub fn scheme_keys(n: u64, families: &[Family]) -> Vec<CandidateKey> {
     let mut keys = vec![CandidateKey::FULL];
     let mut push = |family, tables: u8, params: Vec<u64>| {
         keys.extend(params.into_iter().map(|param| CandidateKey {
+            hot: 0,
             family: Some(family),
             tables,
             combiner: None,
@@ -202,6 +218,44 @@ pub fn scheme_keys(n: u64, families: &[Family]) -> Vec<CandidateKey> {
                 let buckets = geometric_grid(2, n, 4).into_iter().map(|c| n.div_ceil(c));
                 push(family, 1, buckets.collect());
             }
+        }
+    }
+    keys
+}
+
+/// Numbers of hot ids tried: powers of 4 from 64 up to a quarter of the cardinality, each
+/// with the share of the feature's occurrences its ids cover (from the profile's coverage
+/// curve, which is measured at powers of 2). None without a profile: the hot ids are the
+/// most frequent only when ids are numbered by frequency, as a profile's vocabulary does.
+pub fn hot_levels(feature: &Feature) -> Vec<(u64, f64)> {
+    let Some(profile) = &feature.profile else {
+        return Vec::new();
+    };
+    (6..64)
+        .step_by(2)
+        .map(|i| (1u64 << i, i))
+        .take_while(|&(k, _)| k <= feature.cardinality / 4)
+        .filter_map(|(k, i)| profile.coverage.get(i).map(|&c| (k, c.clamp(0.0, 1.0))))
+        .filter(|&(_, c)| c > 0.0)
+        .collect()
+}
+
+/// Every scheme key of a feature with the traffic share its hot ids cover: the plain keys
+/// (share 0), then each tail family's keys over n − K for every hot level K.
+fn all_keys(feature: &Feature, space: &SearchSpace) -> Vec<(CandidateKey, f64)> {
+    let n = feature.cardinality;
+    let mut keys: Vec<(CandidateKey, f64)> = scheme_keys(n, &space.families)
+        .into_iter()
+        .map(|k| (k, 0.0))
+        .collect();
+    if space.hot {
+        for (hot, coverage) in hot_levels(feature) {
+            let tail = scheme_keys(n - hot, &space.families);
+            keys.extend(
+                tail.into_iter()
+                    .filter(|k| k.family.is_some())
+                    .map(|k| (CandidateKey { hot, ..k }, coverage)),
+            );
         }
     }
     keys
@@ -241,6 +295,7 @@ pub fn evaluate(
             };
             combiners.into_iter().map(move |c| {
                 let key = CandidateKey {
+                    hot: 0,
                     family: None,
                     tables: k,
                     combiner: c,
@@ -251,7 +306,7 @@ pub fn evaluate(
         })
         .collect();
     let mut out = Vec::new();
-    for scheme_key in scheme_keys(n, &space.families) {
+    for (scheme_key, coverage) in all_keys(feature, space) {
         let Some(family) = scheme_key.family else {
             if let Some(full) = full {
                 out.push(Candidate {
@@ -266,8 +321,17 @@ pub fn evaluate(
         // then every combiner.
         let rows = scheme_key.scheme(n).table_rows(n);
         let one_table = [None];
+        // Hot ids keep their own full-dim vectors only when the tables' rows are added or
+        // multiplied (with concat they would own one table's share of the dims).
+        let hot_combiners: Vec<Option<Combiner>> = multi_table
+            .iter()
+            .copied()
+            .filter(|c| *c != Some(Combiner::Concat))
+            .collect();
         let choices = if rows.len() == 1 {
             &one_table[..]
+        } else if scheme_key.hot > 0 {
+            &hot_combiners[..]
         } else {
             &multi_table[..]
         };
@@ -294,13 +358,18 @@ pub fn evaluate(
                 continue;
             }
             let coefficients = model.coefficients(family, combiner)?;
-            let loss = model.predict(
-                feature.weight,
-                full_params,
-                coefficients,
-                cost.params,
-                rows.len(),
-            );
+            // Hot ids keep their own rows: only the tail's share of the traffic pays the
+            // tail scheme's predicted loss, at the tail's own compression.
+            let hot_params = scheme_key.hot as f64 * f64::from(feature.dim);
+            let loss = (1.0 - coverage)
+                * model.predict(
+                    feature.weight,
+                    full_params - hot_params,
+                    coefficients,
+                    cost.params
+                        .saturating_sub(scheme_key.hot * u64::from(feature.dim)),
+                    rows.len(),
+                );
             let loss = to_fixed(loss).with_context(|| format!("feature '{}'", feature.name))?;
             out.push(Candidate {
                 key,
@@ -467,6 +536,7 @@ mod tests {
             families: vec![Family::MixedRadix],
             combiners: vec![Combiner::Concat],
             dim_multiple: 4,
+            hot: true,
         };
         let cands = evaluate(
             &feature(1_000_000, 8),
@@ -480,3 +550,7 @@ mod tests {
         assert_eq!(cands.len(), 1);
     }
 }
+
+#[cfg(test)]
+#[path = "candidates_hot_tests.rs"]
+mod hot_tests;

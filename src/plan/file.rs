@@ -204,6 +204,9 @@ struct RawFeature {
     cardinality: u64,
     dim: u32,
     scheme: String,
+    /// Hot ids with rows of their own; `scheme` and its parameters are then the tail's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    hot: Option<WideU64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     m: Option<WideU64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -243,18 +246,21 @@ fn narrow(values: Option<&[WideU64]>) -> Vec<u64> {
 impl RawFeature {
     fn from_feature(f: &PlannedFeature, tables: &[Cost], cost: Cost) -> RawFeature {
         let (mut m, mut radices, mut moduli, mut partitions) = (None, None, None, None);
-        match f.scheme() {
+        match f.scheme().tail() {
             Scheme::Full => {}
             Scheme::Hash { m: v } | Scheme::Qr { m: v } => m = Some(WideU64(*v)),
             Scheme::MixedRadix { radices: r } => radices = Some(wide(r)),
             Scheme::Crt { moduli: r } => moduli = Some(wide(r)),
             Scheme::Explicit(p) => partitions = Some(p.path.clone()),
+            Scheme::Hot { .. } => unreachable!("a tail is never hot (validated)"),
         }
+        let hot = f.scheme().hot();
         RawFeature {
             name: f.name().to_string(),
             cardinality: f.cardinality(),
             dim: f.dim(),
             scheme: f.scheme().family().to_string(),
+            hot: (hot > 0).then_some(WideU64(hot)),
             m,
             radices,
             moduli,
@@ -276,6 +282,18 @@ impl RawFeature {
     }
 
     fn scheme(&self, base: &Path) -> Result<Scheme> {
+        let tail = self.tail_scheme(base)?;
+        Ok(match self.hot {
+            Some(WideU64(hot)) => Scheme::Hot {
+                hot,
+                tail: Box::new(tail),
+            },
+            None => tail,
+        })
+    }
+
+    /// The scheme named by `scheme` and its parameters (a hot scheme's tail).
+    fn tail_scheme(&self, base: &Path) -> Result<Scheme> {
         let family = self.scheme.as_str();
         let allowed: &[&str] = match family {
             "full" => &[],
@@ -517,7 +535,17 @@ mod tests {
             Just(Combiner::Add),
             Just(Combiner::Concat)
         ];
-        (scheme, combiner, 1u64..(1 << 40), 3u32..64).prop_map(|(scheme, c, n, dim)| {
+        // A share of the arithmetic schemes keeps hot ids (at most n − 1 of them).
+        let hot = prop_oneof![Just(0u64), 1u64..1 << 20];
+        (scheme, combiner, 1u64..(1 << 40), 3u32..64, hot).prop_map(|(scheme, c, n, dim, hot)| {
+            let scheme = if hot > 0 && n > 1 && scheme != Scheme::Full {
+                Scheme::Hot {
+                    hot: hot.min(n - 1),
+                    tail: Box::new(scheme),
+                }
+            } else {
+                scheme
+            };
             let combiner = (scheme.num_tables() > 1).then_some(c);
             PlannedFeature::new("f", n, dim, scheme, combiner).expect("valid feature")
         })

@@ -125,6 +125,27 @@ pub fn prove(scheme: &Scheme, n: u64) -> Result<Verdict> {
         Scheme::MixedRadix { radices } => prove_mixed_radix(scheme, radices, n),
         Scheme::Crt { moduli } => prove_crt(scheme, moduli, n),
         Scheme::Explicit(_) => check_exhaustive(scheme, n)?,
+        Scheme::Hot { hot, tail } => prove_hot(scheme, *hot, tail, n)?,
+    })
+}
+
+/// A hot scheme is complementary exactly when its tail is on the n − K tail ids: table 0
+/// separates the hot ids from each other, every table separates them from the tail (their
+/// shared row 0 or own rows below K are never a tail id's row), and a tail pair collides in
+/// every table exactly when it collides in the tail scheme.
+fn prove_hot(scheme: &Scheme, hot: u64, tail: &Scheme, n: u64) -> Result<Verdict> {
+    let inner = prove(tail, n - hot)?;
+    let reason = format!(
+        "hot({hot}): ids 0 to {} have rows of their own in table 0 and a row no tail id uses in every other table; \
+         the other {} ids are x − {hot} through {}: {}",
+        hot - 1,
+        n - hot,
+        tail.describe(),
+        inner.reason
+    );
+    Ok(match inner.counterexample {
+        Some(c) => Verdict::refuted(scheme, reason, c.a + hot, c.b + hot),
+        None => Verdict { reason, ..inner },
     })
 }
 
@@ -481,6 +502,41 @@ mod tests {
             }
             prop_assert_eq!(v.complementary, expected.is_none());
             prop_assert_eq!(v.counterexample.map(|c| (c.a, c.b)), expected);
+        }
+
+        #[test]
+        fn hot_schemes_are_proved_like_their_tail_and_fit_their_tables(
+            tail in small_scheme().prop_filter("an arithmetic tail", |s| *s != Scheme::Full),
+            hot in 1u64..40,
+            extra in 1u64..300,
+        ) {
+            let n = hot + extra;
+            let scheme = Scheme::Hot { hot, tail: Box::new(tail.clone()) };
+            let (p, e) = both(&scheme, n);
+            prop_assert_eq!(p.complementary, e.complementary, "{:?} n={}", scheme, n);
+            prop_assert_eq!(p.complementary, prove(&tail, extra).unwrap().complementary);
+            if let Some(c) = &p.counterexample {
+                prop_assert!(c.a >= hot && c.b < n);
+                assert_collides(&scheme, c);
+            }
+            let rows = scheme.table_rows(n);
+            let maps = scheme.table_maps();
+            let tail_rows = tail.table_rows(extra);
+            prop_assert_eq!(rows[0], hot + tail_rows[0]);
+            for x in 0..n {
+                for (j, (map, &r)) in maps.iter().zip(&rows).enumerate() {
+                    let class = map.class_of(x);
+                    prop_assert!(class < r, "{:?} x={} n={}", scheme, x, n);
+                    // Hot ids: own rows in table 0, the shared row 0 elsewhere; tail ids
+                    // never land on a hot row.
+                    match (x < hot, j) {
+                        (true, 0) => prop_assert_eq!(class, x),
+                        (true, _) => prop_assert_eq!(class, 0),
+                        (false, 0) => prop_assert!(class >= hot),
+                        (false, _) => prop_assert!(class >= 1),
+                    }
+                }
+            }
         }
 
         #[test]

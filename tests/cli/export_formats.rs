@@ -69,6 +69,26 @@ fn sample() -> Plan {
                 Scheme::Explicit(Arc::new(paper)),
                 Some(Combiner::Concat),
             ),
+            f(
+                "hot_qr",
+                5000,
+                4,
+                Scheme::Hot {
+                    hot: 64,
+                    tail: Box::new(Scheme::Qr { m: 40 }),
+                },
+                Some(Combiner::Add),
+            ),
+            f(
+                "hot_hash",
+                3000,
+                4,
+                Scheme::Hot {
+                    hot: 100,
+                    tail: Box::new(Scheme::Hash { m: 50 }),
+                },
+                None,
+            ),
         ],
         planner: None,
     }
@@ -329,6 +349,7 @@ fn generated_python_compiles() {
 /// and distinct vectors for every code of the concat features.
 const TORCH_CHECK: &str = r#"
 import importlib
+import json
 import sys
 import torch
 
@@ -355,18 +376,14 @@ def check(module_name, params, weight_bytes):
         assert out[f["name"]].shape == (3, f["dim"]), (f["name"], out[f["name"]].shape)
         assert torch.isfinite(out[f["name"]]).all()
 
-    # Class ids against Python's exact integers, up to n - 1 (near 2**62 for "radix").
+    # Class ids against embplan's own (Scheme::table_maps, the one definition), up to n - 1
+    # (near 2**62 for "radix"), on both sides of every hot boundary.
+    expected = json.load(open("expected_classes.json"))
     for f in pe.FEATURES:
-        n = f["cardinality"]
-        xs = [0, 1, n // 3, n - 2, n - 1] if n > 2 else list(range(n))
-        for table in f["tables"]:
-            if "lookup" in table:
-                continue
-            rows = pe.class_ids(torch.tensor(xs), table).tolist()
-            expect = [x // table["divisor"] for x in xs]
-            if table["modulus"] is not None:
-                expect = [q % table["modulus"] for q in expect]
-            assert rows == expect, (f["name"], table["name"], rows, expect)
+        for table, (xs, expect) in zip(f["tables"], expected[f["name"]]):
+            lookup = torch.tensor(table["lookup"]) if "lookup" in table else None
+            rows = pe.class_ids(torch.tensor(xs), table, lookup).tolist()
+            assert rows == expect, (f["name"], table["name"], xs, rows, expect)
             assert max(rows) < table["rows"], (f["name"], table["name"])
 
     for module in model.features:
@@ -430,7 +447,40 @@ fn pytorch_module_matches_the_plan() {
             total.weight_bytes.to_string(),
         ]);
     }
+    files.push(("expected_classes.json".into(), expected_classes(&sample())));
     run_check(&python, &files, TORCH_CHECK, &args);
+}
+
+/// Per feature, per table: probe ids (ends, middle, and both sides of a hot boundary) and
+/// their class ids as embplan computes them, as JSON.
+fn expected_classes(plan: &Plan) -> String {
+    let mut out = serde_json::Map::new();
+    for f in &plan.features {
+        let n = f.cardinality();
+        let hot = f.scheme().hot();
+        let mut xs: Vec<u64> = [0, 1, n / 3, n.saturating_sub(2), n - 1]
+            .into_iter()
+            .chain(
+                [hot.saturating_sub(1), hot, hot + 1]
+                    .into_iter()
+                    .filter(|_| hot > 0),
+            )
+            .filter(|&x| x < n)
+            .collect();
+        xs.sort_unstable();
+        xs.dedup();
+        let tables: Vec<serde_json::Value> = f
+            .scheme()
+            .table_maps()
+            .iter()
+            .map(|map| {
+                let classes: Vec<u64> = xs.iter().map(|&x| map.class_of(x)).collect();
+                serde_json::json!([xs, classes])
+            })
+            .collect();
+        out.insert(f.name().to_string(), tables.into());
+    }
+    serde_json::Value::Object(out).to_string()
 }
 
 /// Builds the TorchRec collection from the generated configs and runs raw ids through

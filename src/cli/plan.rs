@@ -13,7 +13,8 @@ use embplan::cost::{NOT_COUNTED, compression_ratio};
 use embplan::partition::Combiner;
 use embplan::plan::quality::PROVISIONAL;
 use embplan::plan::{
-    Family, Plan, PlanCosts, QualityModel, SearchOptions, SearchSpace, UniformFamily, UniformSpec,
+    Choice, Family, Plan, PlanCosts, QualityModel, SearchOptions, SearchSpace, UniformFamily,
+    UniformSpec,
 };
 use embplan::schema::{Dtype, Optimizer, Schema};
 use embplan::size::{format_iec, group_thousands, parse_bytes};
@@ -237,13 +238,14 @@ pub fn run(args: &Args) -> Result<ExitCode> {
     if let Some(path) = &args.output {
         plan.write(path)?;
     }
+    let choices = embplan::plan::explain(&plan, &schema)?;
     if args.json {
-        print_json(args, &plan, &summary)?;
+        print_json(args, &plan, &summary, &choices)?;
     } else {
         writeln!(
             std::io::stdout().lock(),
             "{}",
-            render(&schema, &plan, &costs, &summary)
+            render(&schema, &plan, &costs, &summary, &choices)
         )?;
     }
     if let Some(path) = &args.output {
@@ -344,19 +346,21 @@ fn searched(args: &Args, schema: &Schema, model: &QualityModel) -> Result<(Plan,
 }
 
 /// `--json`: the schema, the output path, the summary's figures and the plan itself.
-fn print_json(args: &Args, plan: &Plan, summary: &Summary) -> Result<()> {
+fn print_json(args: &Args, plan: &Plan, summary: &Summary, choices: &[Choice]) -> Result<()> {
     #[derive(Serialize)]
     struct Json<'a> {
         schema: String,
         output: Option<String>,
         #[serde(flatten)]
         summary: &'a Summary,
+        choices: &'a [Choice],
         plan: serde_json::Value,
     }
     let json = Json {
         schema: args.schema.display().to_string(),
         output: args.output.as_ref().map(|p| p.display().to_string()),
         summary,
+        choices,
         plan: serde_json::from_str(&plan.to_json_string()?)?,
     };
     writeln!(
@@ -376,8 +380,21 @@ fn format_loss(x: f64) -> String {
     }
 }
 
-fn render(schema: &Schema, plan: &Plan, costs: &PlanCosts, s: &Summary) -> String {
+fn render(
+    schema: &Schema,
+    plan: &Plan,
+    costs: &PlanCosts,
+    s: &Summary,
+    choices: &[Choice],
+) -> String {
     let mut lines = vec![feature_table(plan, costs, s).to_string()];
+    // Only compressed features need a reason; full tables speak for themselves.
+    lines.extend(
+        choices
+            .iter()
+            .filter(|c| c.compression.is_none_or(|r| r > 1.0 + 1e-9))
+            .map(|c| c.line.clone()),
+    );
     lines.extend(summary_lines(schema, plan, s));
     lines.join("\n")
 }

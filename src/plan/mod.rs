@@ -7,6 +7,7 @@
 pub mod bound;
 pub mod candidates;
 pub mod domain;
+pub mod explain;
 pub mod feature;
 pub mod file;
 pub mod frontier;
@@ -17,6 +18,7 @@ pub mod uniform;
 
 pub use candidates::SearchSpace;
 pub use domain::{Plan, PlanCosts, PlannerInfo};
+pub use explain::{Choice, explain};
 pub use feature::{PlannedFeature, TableShape};
 pub use file::{InputKind, PLAN_VERSION, PlanFormat};
 pub use quality::{Family, QualityModel};

@@ -10,8 +10,11 @@
 //! is modelled as the planner predicts it, summed over the run's compressed features:
 //!
 //! ```text
-//! Δloss(run) ≈ Σ_f weight_f × alpha(family_f, combiner_f) × ln(compression_f)
+//! Δloss(run) ≈ Σ_f weight_f × share_f × alpha(family_f, combiner_f) × ln(compression_f)
 //! ```
+//!
+//! where for a hot scheme share_f is the share of rows its tail ids take and compression_f
+//! the tail's (the hot rows are predicted free), and otherwise share_f = 1.
 //!
 //! which is linear in the alphas, so they are fitted by non-negative least squares (more
 //! compression never predicts a lower loss). The per-table term beta is set to 0 for
@@ -115,7 +118,7 @@ fn design_row(run: &Run, pairs: &[PairKey]) -> Result<Vec<f64>> {
                 .iter()
                 .position(|p| *p == key)
                 .expect("pairs collected from runs");
-            row[j] += f.weight * f.compression.max(1.0).ln();
+            row[j] += f.weight * f.tail_share * f.compression.max(1.0).ln();
         }
     }
     Ok(row)
@@ -226,6 +229,8 @@ mod tests {
             tables: if family == "hash" { 1 } else { 2 },
             compression,
             weight: 1.0,
+            hot: 0,
+            tail_share: 1.0,
         }
     }
 
@@ -272,6 +277,25 @@ mod tests {
             .unwrap();
         assert!((qr.alpha - a_qr).abs() < 1e-9);
         assert_eq!(qr.beta, 0.0);
+    }
+
+    #[test]
+    fn hot_features_count_only_their_tail_share() {
+        // Hot qr features whose tails take 20% of the rows: the loss is a quarter of what
+        // the same compression on every id would cost, and the fit must see through it.
+        let a_qr = 0.004;
+        let mut r = Results::new("s", "synthetic");
+        r.runs.push(run("full", 0, 0.5, vec![]));
+        for c in [2.0f64, 4.0, 8.0, 16.0] {
+            let mut hot = feature("qr", Some("add"), c);
+            hot.hot = 64;
+            hot.tail_share = 0.2;
+            let plain = feature("qr", Some("add"), c);
+            let loss = 0.5 + a_qr * 0.2 * c.ln() + a_qr * c.ln();
+            r.runs.push(run("searched", 0, loss, vec![hot, plain]));
+        }
+        let cal = calibrate(&r).unwrap();
+        assert!((cal.pairs[0].alpha - a_qr).abs() < 1e-9, "{cal:?}");
     }
 
     #[test]

@@ -70,12 +70,31 @@ pub struct RunFeature {
     pub combiner: Option<String>,
     /// Number of tables.
     pub tables: usize,
-    /// Compression of this feature against its full table (full params / params), as the
-    /// planner's quality model measures it.
+    /// Compression of the ids that share rows against their full table (full params /
+    /// params), as the planner's quality model measures it: the whole feature's, or for a
+    /// hot scheme its tail's.
     pub compression: f64,
     /// The planner's weight for the feature.
     #[serde(default = "one")]
     pub weight: f64,
+    /// Hot ids with rows of their own (0: none).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub hot: u64,
+    /// The share of the feature's rows whose ids share rows (1 without hot ids; for a hot
+    /// scheme, 1 − the profiled coverage of its hot ids).
+    #[serde(default = "one", skip_serializing_if = "is_one")]
+    pub tail_share: f64,
+}
+
+// serde's skip_serializing_if passes a reference.
+#[allow(clippy::trivially_copy_pass_by_ref)]
+fn is_zero(x: &u64) -> bool {
+    *x == 0
+}
+
+#[allow(clippy::trivially_copy_pass_by_ref)]
+fn is_one(x: &f64) -> bool {
+    *x == 1.0
 }
 
 fn one() -> f64 {
@@ -184,7 +203,16 @@ mod tests {
             epoch: Some(2),
             examples_per_sec: 1e6,
             seed: 3,
-            features: vec![],
+            features: vec![RunFeature {
+                name: "c".into(),
+                family: "qr".into(),
+                combiner: Some("add".into()),
+                tables: 2,
+                compression: 4.0,
+                weight: 1.0,
+                hot: 64,
+                tail_share: 0.25,
+            }],
         });
         r.save(&p).unwrap();
         let back = Results::load(&p).unwrap();

@@ -242,15 +242,26 @@ pub fn run_features(plan: &Plan, schema: &Schema) -> Result<Vec<RunFeature>> {
         .iter()
         .zip(&schema.features)
         .map(|(f, s)| {
-            let params = f.cost(plan.dtype, plan.optimizer)?.params;
-            let full = f.cardinality() as f64 * f64::from(f.dim());
+            // As the planner predicts it (plan::candidates): the hot rows are free, the tail
+            // pays for its own compression in proportion to its share of the rows.
+            let hot = f.scheme().hot();
+            let hot_params = hot as f64 * f64::from(f.dim());
+            let params = f.cost(plan.dtype, plan.optimizer)?.params as f64 - hot_params;
+            let full = f.cardinality() as f64 * f64::from(f.dim()) - hot_params;
+            let tail_share = if hot == 0 {
+                1.0
+            } else {
+                crate::plan::explain::coverage_of(Some(s), hot).map_or(1.0, |c| 1.0 - c)
+            };
             Ok(RunFeature {
                 name: f.name().to_string(),
                 family: f.scheme().family().to_string(),
                 combiner: f.combiner().map(|c| c.name().to_string()),
                 tables: f.scheme().num_tables(),
-                compression: full / params.max(1) as f64,
+                compression: full / params.max(1.0),
                 weight: s.weight,
+                hot,
+                tail_share,
             })
         })
         .collect()

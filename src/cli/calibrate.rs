@@ -93,7 +93,7 @@ fn render(out: &mut impl Write, cal: &Calibration) -> Result<()> {
     writeln!(out, "{residuals}")?;
     writeln!(
         out,
-        "fit: Δloss = Σ weight × alpha(family, combiner) × ln(compression); RMSE {:.5}, R² {:.3}; {}",
+        "fit: Δloss = Σ weight × share × alpha(family, combiner) × ln(compression) (hot schemes: the tail's share of rows and compression); RMSE {:.5}, R² {:.3}; {}",
         cal.rmse, cal.r_squared, cal.source
     )?;
     Ok(())

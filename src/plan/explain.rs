@@ -46,7 +46,7 @@ pub fn explain(plan: &Plan, schema: &Schema) -> Result<Vec<Choice>> {
 }
 
 /// The share of rows the `k` most frequent ids cover, when the profile measured it.
-fn coverage_of(feature: Option<&Feature>, k: u64) -> Option<f64> {
+pub fn coverage_of(feature: Option<&Feature>, k: u64) -> Option<f64> {
     let profile = feature?.profile.as_ref()?;
     if !k.is_power_of_two() {
         return None;

@@ -8,7 +8,10 @@
 //! compression = n × D / params          (≥ 1 for every candidate the planner considers)
 //! ```
 //!
-//! and a full table by 0. `ln(compression)` makes every halving of a table cost the same,
+//! and a full table by 0. A `hot(K)` scheme (its K most frequent ids in rows of their own)
+//! is predicted as its tail scheme at the tail's compression, (n − K) × D / (params − K × D),
+//! times the share of rows the tail ids take, 1 − coverage(K) from the feature's profile:
+//! the hot rows themselves are predicted free. `ln(compression)` makes every halving of a table cost the same,
 //! which is how the paper's results read: QR at 4 collisions is within a fraction of a
 //! percent of the full model, and QR at ~60 collisions matches hashing at 4 — so hashing's
 //! alpha is about ln(60)/ln(4) ≈ 3× QR's. Compression counts parameters, not bytes, so the

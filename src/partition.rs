@@ -106,7 +106,7 @@ pub enum TableMap {
 
 impl TableMap {
     /// The class (row) of id x.
-    #[inline]
+    #[inline(always)]
     pub fn class_of(&self, x: u64) -> u64 {
         match self {
             TableMap::Arith { divisor, modulus } => arith_class(x, *divisor, *modulus),
@@ -128,7 +128,7 @@ impl TableMap {
 }
 
 /// `(x div divisor) mod modulus`.
-#[inline]
+#[inline(always)]
 fn arith_class(x: u64, divisor: u64, modulus: Option<u64>) -> u64 {
     let q = if divisor == 1 { x } else { x / divisor };
     match modulus {

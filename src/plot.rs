@@ -247,9 +247,10 @@ where
     let costs = plan.costs()?;
     let mut by_family: BTreeMap<String, Vec<(f64, f64)>> = BTreeMap::new();
     for (f, c) in plan.features.iter().zip(&costs.features) {
+        let hot = if f.scheme().hot() > 0 { "hot+" } else { "" };
         let label = match f.combiner() {
-            Some(comb) => format!("{} {comb}", f.scheme().family()),
-            None => f.scheme().family().to_string(),
+            Some(comb) => format!("{hot}{} {comb}", f.scheme().family()),
+            None => format!("{hot}{}", f.scheme().family()),
         };
         by_family
             .entry(label)

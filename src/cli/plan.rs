@@ -72,6 +72,11 @@ pub struct Args {
     #[arg(long, conflicts_with = "uniform")]
     pub allow_hash: bool,
 
+    /// With --calibration: also choose (family, combiner) pairs the calibration did not
+    /// measure, with their bundled default coefficients; the plan then lists them.
+    #[arg(long, requires = "calibration", conflicts_with = "uniform")]
+    pub extrapolate: bool,
+
     /// Never keep a feature's most frequent ids in rows of their own (hot schemes are
     /// considered only for features with a profile, whose vocabulary numbers ids by frequency).
     #[arg(long, conflicts_with = "uniform")]
@@ -188,6 +193,9 @@ struct Summary {
     quality_model: String,
     provisional: bool,
     not_complementary: Vec<String>,
+    /// Features whose (family, combiner) the calibration did not measure (`--extrapolate`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    extrapolated: Vec<String>,
     method: String,
 }
 
@@ -235,6 +243,16 @@ pub fn run(args: &Args) -> Result<ExitCode> {
         );
     }
     summary.not_complementary = plan.not_complementary()?;
+    if args.calibration.is_some() {
+        summary.extrapolated = unmeasured_choices(&plan, &model)?;
+        if !summary.extrapolated.is_empty() {
+            // Loud even with --quiet: the predicted losses rest partly on unmeasured numbers.
+            eprintln!(
+                "warning: the calibration did not measure the pairs of {}; their predicted losses use the bundled defaults (drop --extrapolate to plan with measured pairs only)",
+                summary.extrapolated.join(", ")
+            );
+        }
+    }
     if let Some(path) = &args.output {
         plan.write(path)?;
     }
@@ -293,6 +311,7 @@ fn baseline(
         quality_model: model.source.clone(),
         provisional: false,
         not_complementary: Vec::new(),
+        extrapolated: Vec::new(),
         method: spec.describe(),
     };
     Ok((plan, summary))
@@ -309,6 +328,7 @@ fn searched(args: &Args, schema: &Schema, model: &QualityModel) -> Result<(Plan,
             combiners: parse_combiners(args.combiners.as_deref()),
             dim_multiple: args.dim_multiple,
             hot: !args.no_hot,
+            only_measured: args.calibration.is_some() && !args.extrapolate,
         },
         model: model.clone(),
     };
@@ -337,12 +357,40 @@ fn searched(args: &Args, schema: &Schema, model: &QualityModel) -> Result<(Plan,
         relaxation_bound: Some(out.relaxation_bound),
         gap: Some(out.predicted_loss - out.lower_bound),
         loss_per_gib: out.loss_per_gib,
-        quality_model: model.source.clone(),
+        quality_model: if options.space.only_measured && !model.measures_every_pair() {
+            format!(
+                "{}; only its measured pairs were considered (--extrapolate for the others)",
+                model.source
+            )
+        } else {
+            model.source.clone()
+        },
         provisional: false,
         not_complementary: Vec::new(),
+        extrapolated: Vec::new(),
         method,
     };
     Ok((out.plan, summary))
+}
+
+/// Every compressed feature whose (family, combiner) pair the quality model did not measure,
+/// as `name (family, combiner)`.
+fn unmeasured_choices(plan: &Plan, model: &QualityModel) -> Result<Vec<String>> {
+    let mut out = Vec::new();
+    for f in &plan.features {
+        let name = f.scheme().family();
+        if name == "full" || name == "explicit" {
+            continue;
+        }
+        let family = Family::parse(name)?;
+        if !model.is_measured(family, f.combiner())? {
+            let pair = f
+                .combiner()
+                .map_or_else(|| name.to_string(), |c| format!("{name}, {c}"));
+            out.push(format!("'{}' ({pair})", f.name()));
+        }
+    }
+    Ok(out)
 }
 
 /// `--json`: the schema, the output path, the summary's figures and the plan itself.
@@ -535,6 +583,12 @@ fn summary_lines(schema: &Schema, plan: &Plan, s: &Summary) -> Vec<String> {
         );
     } else {
         lines.push(format!("quality model: {}", s.quality_model));
+    }
+    if !s.extrapolated.is_empty() {
+        lines.push(format!(
+            "EXTRAPOLATED: the calibration did not measure the pairs of {}",
+            s.extrapolated.join(", ")
+        ));
     }
     if s.not_complementary.is_empty() {
         lines.push(format!(

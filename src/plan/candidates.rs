@@ -42,6 +42,9 @@ pub struct SearchSpace {
     /// Whether features with a profile may keep their most frequent ids in rows of their
     /// own (`hot` schemes).
     pub hot: bool,
+    /// Only (family, combiner) pairs the quality model measured: a plan made with a
+    /// calibration then never rests on coefficients it did not measure.
+    pub only_measured: bool,
 }
 
 impl Default for SearchSpace {
@@ -52,6 +55,7 @@ impl Default for SearchSpace {
             combiners: Combiner::ALL.to_vec(),
             dim_multiple: 1,
             hot: true,
+            only_measured: false,
         }
     }
 }
@@ -357,6 +361,9 @@ pub fn evaluate(
             if full.is_some_and(|f| cost.bytes >= f.bytes || cost.params >= f.params) {
                 continue;
             }
+            if space.only_measured && !model.is_measured(family, combiner)? {
+                continue;
+            }
             let coefficients = model.coefficients(family, combiner)?;
             // Hot ids keep their own rows: only the tail's share of the traffic pays the
             // tail scheme's predicted loss, at the tail's own compression.
@@ -537,6 +544,7 @@ mod tests {
             combiners: vec![Combiner::Concat],
             dim_multiple: 4,
             hot: true,
+            only_measured: false,
         };
         let cands = evaluate(
             &feature(1_000_000, 8),

@@ -313,6 +313,17 @@ impl QualityModel {
         Ok(model)
     }
 
+    /// Whether every (family, combiner) pair's coefficients were measured.
+    pub fn measures_every_pair(&self) -> bool {
+        self.measured.iter().all(|&m| m)
+    }
+
+    /// Whether a (family, combiner) pair's coefficients were measured (the bundled
+    /// calibration measured every pair; a calibration file only the pairs it lists).
+    pub fn is_measured(&self, family: Family, combiner: Option<Combiner>) -> Result<bool> {
+        Ok(self.measured[slot(family, combiner)?])
+    }
+
     /// The coefficients of a (family, combiner) pair.
     pub fn coefficients(&self, family: Family, combiner: Option<Combiner>) -> Result<Coefficients> {
         Ok(self.coefficients[slot(family, combiner)?])

@@ -266,6 +266,38 @@ fn calibration_file_replaces_the_defaults() {
     ]);
     assert_eq!(v["provisional"], false);
     assert!(v["quality_model"].as_str().unwrap().contains("test sweep"));
+    // Only the measured pair is chosen; --extrapolate allows the others, and says which.
+    let features = v["plan"]["feature"].as_array().unwrap();
+    let compressed: Vec<_> = features.iter().filter(|f| f["scheme"] != "full").collect();
+    assert!(!compressed.is_empty());
+    assert!(
+        compressed
+            .iter()
+            .all(|f| f["scheme"] == "qr" && f["combiner"] == "mult")
+    );
+    assert!(v.get("extrapolated").is_none());
+    let out = cargo_bin_cmd!("embplan")
+        .args([
+            "plan",
+            "--budget",
+            "1GiB",
+            "--json",
+            "--extrapolate",
+            "--calibration",
+        ])
+        .arg(&cal)
+        .arg(kaggle())
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let x: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let listed = x["extrapolated"].as_array().unwrap();
+    assert!(!listed.is_empty());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("warning: the calibration did not measure the pairs of"),
+        "{stderr}"
+    );
     std::fs::write(
         &cal,
         "version = 1\n[[coefficient]]\nfamily = \"qr\"\nalpha = 1\n",

@@ -464,6 +464,9 @@ pub fn settings(
     .into_iter()
     .map(|(k, v)| (k.to_string(), v))
     .collect();
+    if cfg.search.space.only_measured {
+        out.insert("pairs".into(), "measured only".into());
+    }
     for (k, v) in data {
         out.insert(format!("data.{k}"), v.clone());
     }

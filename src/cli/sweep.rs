@@ -75,7 +75,8 @@ pub struct Args {
     #[arg(long, default_value_t = 200, value_name = "N", value_parser = super::values::whole::<u64>)]
     pub threshold: u64,
 
-    /// Quality-model coefficients for the searched plans (from `embplan calibrate`).
+    /// Quality-model coefficients for the searched plans (from `embplan calibrate`); only
+    /// the (family, combiner) pairs it measured are chosen.
     #[arg(long, value_name = "FILE")]
     pub calibration: Option<PathBuf>,
 
@@ -132,7 +133,11 @@ pub fn run(args: &Args) -> Result<ExitCode> {
         seed: args.seed,
         threshold: args.threshold,
         search: SearchOptions {
-            space: SearchSpace::default(),
+            // As in `plan`: a calibration's unmeasured pairs are not chosen.
+            space: SearchSpace {
+                only_measured: args.calibration.is_some(),
+                ..SearchSpace::default()
+            },
             model,
         },
         train,

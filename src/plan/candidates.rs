@@ -290,6 +290,14 @@ pub fn evaluate(
     let full = Cost::of_table(n, feature.dim, dtype, optimizer).ok();
     // Table dims per (tables, combiner), computed once per feature.
     let multi_table: Vec<Option<Combiner>> = space.combiners.iter().map(|&c| Some(c)).collect();
+    let one_table = [None];
+    // Hot ids keep their own full-dim vectors only when the tables' rows are added or
+    // multiplied (with concat they would own one table's share of the dims).
+    let hot_combiners: Vec<Option<Combiner>> = multi_table
+        .iter()
+        .copied()
+        .filter(|c| *c != Some(Combiner::Concat))
+        .collect();
     let dims_table: Vec<(u8, Option<Combiner>, Option<Vec<u32>>)> = (1..=4u8)
         .flat_map(|k| {
             let combiners = if k == 1 {
@@ -324,14 +332,6 @@ pub fn evaluate(
         // One scheme, its rows computed once ([`Scheme::table_rows`], the one definition),
         // then every combiner.
         let rows = scheme_key.scheme(n).table_rows(n);
-        let one_table = [None];
-        // Hot ids keep their own full-dim vectors only when the tables' rows are added or
-        // multiplied (with concat they would own one table's share of the dims).
-        let hot_combiners: Vec<Option<Combiner>> = multi_table
-            .iter()
-            .copied()
-            .filter(|c| *c != Some(Combiner::Concat))
-            .collect();
         let choices = if rows.len() == 1 {
             &one_table[..]
         } else if scheme_key.hot > 0 {

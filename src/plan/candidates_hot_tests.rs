@@ -87,23 +87,18 @@ fn hot_rows_cut_the_predicted_loss_by_the_traffic_they_cover() {
     let all = candidates(&profiled(n), true);
     // The same qr(m) tail with and without 4096 hot ids: the hot one costs 4096 rows more
     // and covers 1 − 0.8^13 of the traffic.
-    let plain = all
-        .iter()
-        .find(|c| {
-            c.key.hot == 0
-                && c.key.family == Some(Family::Qr)
-                && c.key.combiner == Some(Combiner::Mult)
-        })
-        .unwrap();
-    let hot = all
-        .iter()
-        .find(|c| {
-            c.key.hot == 4096
-                && c.key.family == Some(Family::Qr)
-                && c.key.combiner == Some(Combiner::Mult)
-                && c.key.param == plain.key.param
-        })
-        .unwrap();
+    let qr_mult = |hot: u64, param: Option<u64>| {
+        all.iter()
+            .find(|c| {
+                c.key.hot == hot
+                    && c.key.family == Some(Family::Qr)
+                    && c.key.combiner == Some(Combiner::Mult)
+                    && param.is_none_or(|p| c.key.param == p)
+            })
+            .unwrap()
+    };
+    let plain = qr_mult(0, None);
+    let hot = qr_mult(4096, Some(plain.key.param));
     let share = 0.8f64.powi(13);
     let ratio = hot.loss as f64 / plain.loss as f64;
     assert!(

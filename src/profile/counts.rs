@@ -41,9 +41,9 @@ pub struct Counts {
 }
 
 /// Bytes one tracked value costs, used to decide when exact counting no longer fits in
-/// memory: a 24-byte slot in a table kept between 7/16 and 7/8 full (40 bytes at the mean
-/// load; string maps cost about the same).
-pub const BYTES_PER_VALUE: u64 = 40;
+/// memory: a 24-byte slot in an id table kept between 35% and 70% full (34 to 69 bytes,
+/// about 48 on average; string maps cost less).
+pub const BYTES_PER_VALUE: u64 = 48;
 
 /// Reusable buffers for [`Counts::add_column`].
 #[derive(Debug, Default)]

@@ -194,10 +194,7 @@ impl IdTable {
     #[cold]
     fn grow(&mut self) {
         let new_len = (self.slots.len() * 2).max(MIN_SLOTS);
-        let mut slots = Vec::with_capacity(new_len);
-        advise_huge_pages(&mut slots);
-        slots.resize(new_len, FREE);
-        let old = std::mem::replace(&mut self.slots, slots);
+        let old = std::mem::replace(&mut self.slots, vec![FREE; new_len]);
         let mask = new_len - 1;
         for s in old.into_iter().filter(|s| s.key != EMPTY) {
             let mut i = (hash(s.key) as usize) & mask;
@@ -207,30 +204,6 @@ impl IdTable {
             self.slots[i] = s;
         }
     }
-}
-
-/// Asks the kernel to back a large table's memory with huge pages (before it is first
-/// touched): lookups are random, and with 4 KiB pages most of them also miss the TLB.
-/// Only a hint; where it is refused or unsupported nothing changes.
-fn advise_huge_pages(slots: &mut Vec<Slot>) {
-    #[cfg(target_os = "linux")]
-    {
-        const HUGE: usize = 2 << 20;
-        let bytes = slots.capacity() * std::mem::size_of::<Slot>();
-        if bytes < 2 * HUGE {
-            return;
-        }
-        let start = slots.as_mut_ptr() as usize;
-        let aligned = start.next_multiple_of(HUGE);
-        let len = (start + bytes - aligned) / HUGE * HUGE;
-        // SAFETY: the range lies inside the vector's own allocation, and MADV_HUGEPAGE
-        // changes only how the kernel backs those pages, never their contents.
-        unsafe {
-            libc::madvise(aligned as *mut libc::c_void, len, libc::MADV_HUGEPAGE);
-        }
-    }
-    #[cfg(not(target_os = "linux"))]
-    let _ = slots;
 }
 
 #[cfg(test)]

@@ -11,6 +11,7 @@ pub mod model;
 pub mod optim;
 pub mod raw;
 pub mod source;
+pub mod split;
 pub mod synthetic;
 #[cfg(test)]
 mod tests;

@@ -31,7 +31,7 @@ use serde::Serialize;
 use crate::fit::nonnegative_least_squares;
 use crate::partition::Combiner;
 use crate::plan::quality::{Coefficients, Family, Measured, QualityModel};
-use crate::results::{Results, Run};
+use crate::results::{Method, Results, Run};
 
 /// The smallest alpha a calibration writes (loss per unit of ln(compression)).
 pub const MIN_ALPHA: f64 = 1e-7;
@@ -39,10 +39,10 @@ pub const MIN_ALPHA: f64 = 1e-7;
 /// A (family, combiner) pair's fitted coefficient.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct PairFit {
-    /// Family name.
-    pub family: String,
-    /// Combiner name, if the family has several tables.
-    pub combiner: Option<String>,
+    /// The family.
+    pub family: Family,
+    /// The combiner, if the family has several tables.
+    pub combiner: Option<Combiner>,
     /// Fitted alpha (after the floor).
     pub alpha: f64,
     /// The provisional (pre-measurement) alpha, for comparison.
@@ -55,7 +55,7 @@ pub struct PairFit {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Residual {
     /// The run's method.
-    pub method: String,
+    pub method: Method,
     /// The run's budget.
     pub budget_bytes: Option<u64>,
     /// The run's seed.
@@ -83,13 +83,10 @@ pub struct Calibration {
 
 type PairKey = (Family, Option<Combiner>);
 
-fn pair_key(family: &str, combiner: Option<&str>) -> Result<Option<PairKey>> {
-    if family == "full" {
-        return Ok(None);
-    }
-    let family = Family::parse(family)?;
-    let combiner = combiner.map(Combiner::parse).transpose()?;
-    Ok(Some((family, combiner)))
+/// The pair a feature's choice is fitted under; none for the families the planner does not
+/// compress (full tables, explicit partitions).
+fn pair_key(family: Family, combiner: Option<Combiner>) -> Option<PairKey> {
+    family.is_searched().then_some((family, combiner))
 }
 
 /// The full model's validation loss per seed (the mean over seeds for seeds without one).
@@ -97,7 +94,7 @@ fn full_losses(results: &Results) -> Result<(BTreeMap<u64, f64>, f64)> {
     let full: BTreeMap<u64, f64> = results
         .runs
         .iter()
-        .filter(|r| r.method == "full")
+        .filter(|r| r.method == Method::Full)
         .map(|r| (r.seed, r.valid_logloss))
         .collect();
     if full.is_empty() {
@@ -110,10 +107,10 @@ fn full_losses(results: &Results) -> Result<(BTreeMap<u64, f64>, f64)> {
 }
 
 /// The design row of one run: Σ weight × ln(compression) per pair.
-fn design_row(run: &Run, pairs: &[PairKey]) -> Result<Vec<f64>> {
+fn design_row(run: &Run, pairs: &[PairKey]) -> Vec<f64> {
     let mut row = vec![0.0; pairs.len()];
     for f in &run.features {
-        if let Some(key) = pair_key(&f.family, f.combiner.as_deref())? {
+        if let Some(key) = pair_key(f.family, f.combiner) {
             let j = pairs
                 .iter()
                 .position(|p| *p == key)
@@ -121,7 +118,7 @@ fn design_row(run: &Run, pairs: &[PairKey]) -> Result<Vec<f64>> {
             row[j] += f.weight * f.tail_share * f.compression.max(1.0).ln();
         }
     }
-    Ok(row)
+    row
 }
 
 /// Fits alphas per (family, combiner) to a sweep's results.
@@ -130,12 +127,12 @@ pub fn calibrate(results: &Results) -> Result<Calibration> {
     let runs: Vec<&Run> = results
         .runs
         .iter()
-        .filter(|r| r.method != "full" && !r.features.is_empty())
+        .filter(|r| r.method != Method::Full && !r.features.is_empty())
         .collect();
     let mut pairs: Vec<PairKey> = Vec::new();
     for r in &runs {
         for f in &r.features {
-            if let Some(key) = pair_key(&f.family, f.combiner.as_deref())?
+            if let Some(key) = pair_key(f.family, f.combiner)
                 && !pairs.contains(&key)
             {
                 pairs.push(key);
@@ -146,10 +143,7 @@ pub fn calibrate(results: &Results) -> Result<Calibration> {
     if pairs.is_empty() {
         bail!("the results hold no run with compressed features to calibrate from");
     }
-    let rows: Vec<Vec<f64>> = runs
-        .iter()
-        .map(|r| design_row(r, &pairs))
-        .collect::<Result<_>>()?;
+    let rows: Vec<Vec<f64>> = runs.iter().map(|r| design_row(r, &pairs)).collect();
     let y: Vec<f64> = runs
         .iter()
         .map(|r| r.valid_logloss - full.get(&r.seed).copied().unwrap_or(mean_full))
@@ -161,8 +155,8 @@ pub fn calibrate(results: &Results) -> Result<Calibration> {
         .enumerate()
         .map(|(j, &(family, combiner))| {
             Ok(PairFit {
-                family: family.name().to_string(),
-                combiner: combiner.map(|c| c.name().to_string()),
+                family,
+                combiner,
                 alpha: fit.coefficients[j].max(MIN_ALPHA),
                 default_alpha: defaults.coefficients(family, combiner)?.alpha,
                 runs: rows.iter().filter(|r| r[j] > 0.0).count(),
@@ -174,7 +168,7 @@ pub fn calibrate(results: &Results) -> Result<Calibration> {
         .zip(&y)
         .zip(&fit.residuals)
         .map(|((r, &measured), &res)| Residual {
-            method: r.method.clone(),
+            method: r.method,
             budget_bytes: r.budget_bytes,
             seed: r.seed,
             measured,
@@ -201,17 +195,15 @@ impl Calibration {
         let measured = self
             .pairs
             .iter()
-            .map(|p| {
-                Ok(Measured {
-                    family: Family::parse(&p.family)?,
-                    combiner: p.combiner.as_deref().map(Combiner::parse).transpose()?,
-                    coefficients: Coefficients {
-                        alpha: p.alpha,
-                        beta: 0.0,
-                    },
-                })
+            .map(|p| Measured {
+                family: p.family,
+                combiner: p.combiner,
+                coefficients: Coefficients {
+                    alpha: p.alpha,
+                    beta: 0.0,
+                },
             })
-            .collect::<Result<Vec<_>>>()?;
+            .collect::<Vec<_>>();
         QualityModel::calibration_toml(&self.source, &measured)
     }
 }
@@ -224,8 +216,8 @@ mod tests {
     fn feature(family: &str, combiner: Option<&str>, compression: f64) -> RunFeature {
         RunFeature {
             name: "f".into(),
-            family: family.into(),
-            combiner: combiner.map(str::to_string),
+            family: Family::parse(family).unwrap(),
+            combiner: combiner.map(|c| Combiner::parse(c).unwrap()),
             tables: if family == "hash" { 1 } else { 2 },
             compression,
             weight: 1.0,
@@ -236,7 +228,7 @@ mod tests {
 
     fn run(method: &str, seed: u64, loss: f64, features: Vec<RunFeature>) -> Run {
         Run {
-            method: method.into(),
+            method: Method::parse(method).unwrap(),
             budget_bytes: (method != "full").then_some(1000),
             bytes: 1000,
             params: 100,
@@ -266,9 +258,9 @@ mod tests {
             }
         }
         let cal = calibrate(&r).unwrap();
-        let alpha = |fam: &str| cal.pairs.iter().find(|p| p.family == fam).unwrap().alpha;
-        assert!((alpha("qr") - a_qr).abs() < 1e-9, "{cal:?}");
-        assert!((alpha("hash") - a_hash).abs() < 1e-9, "{cal:?}");
+        let alpha = |fam| cal.pairs.iter().find(|p| p.family == fam).unwrap().alpha;
+        assert!((alpha(Family::Qr) - a_qr).abs() < 1e-9, "{cal:?}");
+        assert!((alpha(Family::Hash) - a_hash).abs() < 1e-9, "{cal:?}");
         assert!(cal.rmse < 1e-9);
         let text = cal.to_toml().unwrap();
         let model = QualityModel::from_toml(&crate::source::Source::new("c.toml", &text)).unwrap();

@@ -13,7 +13,7 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use crate::plan::Plan;
-use crate::results::Results;
+use crate::results::{Method, Results};
 use crate::size::format_iec;
 
 /// Plot width in pixels.
@@ -68,17 +68,17 @@ pub struct SeriesPoint {
 }
 
 /// Groups runs by method and budget; repeats become one point with a spread.
-pub fn series(results: &Results) -> BTreeMap<String, Vec<SeriesPoint>> {
+pub fn series(results: &Results) -> BTreeMap<Method, Vec<SeriesPoint>> {
     // (method, budget) → [(bytes, loss)] over repeats.
-    type Groups = BTreeMap<(String, Option<u64>), Vec<(f64, f64)>>;
+    type Groups = BTreeMap<(Method, Option<u64>), Vec<(f64, f64)>>;
     let mut groups = Groups::new();
     for r in &results.runs {
         groups
-            .entry((r.method.clone(), r.budget_bytes))
+            .entry((r.method, r.budget_bytes))
             .or_default()
             .push((r.bytes as f64, r.valid_logloss));
     }
-    let mut out: BTreeMap<String, Vec<SeriesPoint>> = BTreeMap::new();
+    let mut out: BTreeMap<Method, Vec<SeriesPoint>> = BTreeMap::new();
     for ((method, _), runs) in groups {
         let k = runs.len() as f64;
         let bytes = runs.iter().map(|r| r.0).sum::<f64>() / k;
@@ -128,7 +128,7 @@ where
     area.fill(&WHITE).map_err(err)?;
     let all = series(results);
     let full_loss = all
-        .get("full")
+        .get(&Method::Full)
         .map(|pts| pts.iter().map(|p| p.loss).sum::<f64>() / pts.len() as f64);
     let points: Vec<SeriesPoint> = all.values().flatten().copied().collect();
     if points.is_empty() {
@@ -175,7 +175,11 @@ where
             .label("full model (reference)")
             .legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], style));
     }
-    for (i, (method, pts)) in all.iter().enumerate().filter(|(_, (m, _))| *m != "full") {
+    for (i, (method, pts)) in all
+        .iter()
+        .enumerate()
+        .filter(|(_, (m, _))| **m != Method::Full)
+    {
         let color = PALETTE[i % PALETTE.len()];
         let line = ShapeStyle::from(&color).stroke_width(2);
         chart
@@ -184,7 +188,7 @@ where
                 line,
             ))
             .map_err(err)?
-            .label(method.as_str())
+            .label(method.name())
             .legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], line));
         chart
             .draw_series(

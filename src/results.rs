@@ -16,12 +16,122 @@
 //! skips runs already present, and refuses a file whose settings differ.
 
 use std::collections::BTreeMap;
+use std::fmt;
 use std::path::Path;
 
 use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
 
+use crate::partition::{Combiner, Family};
 use crate::source::Source;
+
+/// A way of making a plan for a budget.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub enum Method {
+    /// The full model, one row per id: every sweep's reference, once per seed.
+    Full,
+    /// The planner's search over every complementary family and combiner.
+    Searched,
+    /// The same search without hot rows (`searched-no-hot`): the planner as it was before
+    /// it read profiles, to measure what frequency-aware schemes add.
+    SearchedNoHot,
+    /// Uniform QR with mult (DLRM's `--qr-flag`).
+    QrMult,
+    /// The hashing trick with one collision count.
+    Hash,
+    /// The planner's search restricted to one family and combiner (`only-crt-add`, …):
+    /// measures that pair alone, which is what calibration needs.
+    Only(Family, Combiner),
+}
+
+impl Method {
+    /// The default methods of a sweep, in run order.
+    pub const DEFAULT: [Method; 3] = [Method::Searched, Method::QrMult, Method::Hash];
+
+    /// The name recorded in results.
+    pub fn name(self) -> String {
+        match self {
+            Method::Full => "full".into(),
+            Method::Searched => "searched".into(),
+            Method::SearchedNoHot => "searched-no-hot".into(),
+            Method::QrMult => "qr-mult".into(),
+            Method::Hash => "hash".into(),
+            Method::Only(f, c) => format!("only-{}-{c}", f.name()),
+        }
+    }
+
+    /// Every method name a sweep accepts in `--methods` (`full` always runs).
+    pub fn all_names() -> Vec<String> {
+        let mut names: Vec<String> = Method::DEFAULT.iter().map(|m| m.name()).collect();
+        names.push(Method::SearchedNoHot.name());
+        for f in [Family::Qr, Family::MixedRadix, Family::Crt] {
+            for c in Combiner::ALL {
+                names.push(Method::Only(f, c).name());
+            }
+        }
+        names
+    }
+
+    /// Parses a method name as results record it (`full` included), with a suggestion on
+    /// a typo.
+    pub fn parse(s: &str) -> Result<Method> {
+        let t = s.trim().to_ascii_lowercase();
+        if let Some(&m) = Method::DEFAULT.iter().find(|m| m.name() == t) {
+            return Ok(m);
+        }
+        if t == Method::Full.name() {
+            return Ok(Method::Full);
+        }
+        if t == Method::SearchedNoHot.name() {
+            return Ok(Method::SearchedNoHot);
+        }
+        if let Some(rest) = t.strip_prefix("only-")
+            && let Some((family, combiner)) = rest.rsplit_once('-')
+            && let (Ok(f), Ok(c)) = (Family::parse(family), Combiner::parse(combiner))
+            && f != Family::Hash
+            && f.is_searched()
+        {
+            return Ok(Method::Only(f, c));
+        }
+        let names = Method::all_names();
+        let hint = crate::source::did_you_mean(&t, names.iter().map(String::as_str));
+        bail!(
+            "unknown method '{s}'{hint}: expected full, searched, searched-no-hot, qr-mult, hash or only-FAMILY-COMBINER (e.g. only-crt-add)"
+        )
+    }
+
+    /// Parses a method a sweep compares with the full model (`--methods`): any but `full`,
+    /// which always runs once per seed as the reference.
+    pub fn parse_compared(s: &str) -> Result<Method> {
+        match Method::parse(s)? {
+            Method::Full => bail!(
+                "'full' always runs once per seed as the reference; list only the methods to compare with it"
+            ),
+            m => Ok(m),
+        }
+    }
+}
+
+impl fmt::Display for Method {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.name())
+    }
+}
+
+impl TryFrom<String> for Method {
+    type Error = String;
+
+    fn try_from(s: String) -> std::result::Result<Method, String> {
+        Method::parse(&s).map_err(|e| e.to_string())
+    }
+}
+
+impl From<Method> for String {
+    fn from(m: Method) -> String {
+        m.name()
+    }
+}
 
 /// The results file format version.
 pub const RESULTS_VERSION: u32 = 1;
@@ -30,7 +140,7 @@ pub const RESULTS_VERSION: u32 = 1;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Run {
     /// `searched`, `hash`, `qr-mult`, `full`, … (the plan's making).
-    pub method: String,
+    pub method: Method,
     /// The budget the plan was made for (`None` for the full reference model).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub budget_bytes: Option<u64>,
@@ -63,11 +173,11 @@ pub struct Run {
 pub struct RunFeature {
     /// Feature name.
     pub name: String,
-    /// Scheme family (`full`, `qr`, …).
-    pub family: String,
+    /// Scheme family (`full`, `qr`, …; a hot scheme's tail's).
+    pub family: Family,
     /// Combiner, if several tables.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub combiner: Option<String>,
+    pub combiner: Option<Combiner>,
     /// Number of tables.
     pub tables: usize,
     /// Compression of the ids that share rows against their full table (full params /
@@ -176,7 +286,7 @@ impl Results {
     }
 
     /// Whether a run with this identity is already recorded.
-    pub fn contains(&self, method: &str, budget_bytes: Option<u64>, seed: u64) -> bool {
+    pub fn contains(&self, method: Method, budget_bytes: Option<u64>, seed: u64) -> bool {
         self.runs
             .iter()
             .any(|r| r.method == method && r.budget_bytes == budget_bytes && r.seed == seed)
@@ -188,12 +298,25 @@ mod tests {
     use super::*;
 
     #[test]
+    fn method_names_round_trip() {
+        for name in Method::all_names() {
+            assert_eq!(Method::parse(&name).unwrap().name(), name);
+        }
+        assert!(Method::parse("only-hash-mult").is_err());
+        assert!(Method::parse("only-full-add").is_err());
+        assert_eq!(Method::parse("full").unwrap(), Method::Full);
+        assert!(Method::parse_compared("full").is_err());
+        let e = Method::parse("only-crt-ad").unwrap_err().to_string();
+        assert!(e.contains("did you mean 'only-crt-add'"), "{e}");
+    }
+
+    #[test]
     fn round_trips_and_finds_runs() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("r.json");
         let mut r = Results::new("s", "synthetic");
         r.runs.push(Run {
-            method: "hash".into(),
+            method: Method::Hash,
             budget_bytes: Some(100),
             bytes: 96,
             params: 12,
@@ -205,8 +328,8 @@ mod tests {
             seed: 3,
             features: vec![RunFeature {
                 name: "c".into(),
-                family: "qr".into(),
-                combiner: Some("add".into()),
+                family: Family::Qr,
+                combiner: Some(Combiner::Add),
                 tables: 2,
                 compression: 4.0,
                 weight: 1.0,
@@ -217,7 +340,7 @@ mod tests {
         r.save(&p).unwrap();
         let back = Results::load(&p).unwrap();
         assert_eq!(back, r);
-        assert!(back.contains("hash", Some(100), 3));
-        assert!(!back.contains("hash", Some(100), 4));
+        assert!(back.contains(Method::Hash, Some(100), 3));
+        assert!(!back.contains(Method::Hash, Some(100), 4));
     }
 }

@@ -12,94 +12,20 @@
 //! (method, budget, seed) already recorded.
 
 use std::collections::BTreeMap;
-use std::fmt;
 use std::path::Path;
 
 use anyhow::{Result, bail};
 
 use crate::cost::Cost;
 use crate::partition::Combiner;
-use crate::plan::quality::{Family, QualityModel};
+use crate::plan::quality::QualityModel;
 use crate::plan::{
     Plan, SearchError, SearchOptions, SearchSpace, UniformFamily, UniformSpec, search, uniform,
 };
+pub use crate::results::Method;
 use crate::results::{Results, Run, RunFeature};
 use crate::schema::Schema;
 use crate::train::{Dataset, TrainConfig, TrainReport};
-
-/// A way of making a plan for a budget.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Method {
-    /// The planner's search over every complementary family and combiner.
-    Searched,
-    /// The same search without hot rows (`searched-no-hot`): the planner as it was before
-    /// it read profiles, to measure what frequency-aware schemes add.
-    SearchedNoHot,
-    /// Uniform QR with mult (DLRM's `--qr-flag`).
-    QrMult,
-    /// The hashing trick with one collision count.
-    Hash,
-    /// The planner's search restricted to one family and combiner (`only-crt-add`, …):
-    /// measures that pair alone, which is what calibration needs.
-    Only(Family, Combiner),
-}
-
-impl Method {
-    /// The default methods of a sweep, in run order.
-    pub const DEFAULT: [Method; 3] = [Method::Searched, Method::QrMult, Method::Hash];
-
-    /// The name recorded in results.
-    pub fn name(self) -> String {
-        match self {
-            Method::Searched => "searched".into(),
-            Method::SearchedNoHot => "searched-no-hot".into(),
-            Method::QrMult => "qr-mult".into(),
-            Method::Hash => "hash".into(),
-            Method::Only(f, c) => format!("only-{}-{c}", f.name()),
-        }
-    }
-
-    /// Every method name a sweep accepts.
-    pub fn all_names() -> Vec<String> {
-        let mut names: Vec<String> = Method::DEFAULT.iter().map(|m| m.name()).collect();
-        names.push(Method::SearchedNoHot.name());
-        for f in [Family::Qr, Family::MixedRadix, Family::Crt] {
-            for c in Combiner::ALL {
-                names.push(Method::Only(f, c).name());
-            }
-        }
-        names
-    }
-
-    /// Parses a method name, with a suggestion on a typo.
-    pub fn parse(s: &str) -> Result<Method> {
-        let t = s.trim().to_ascii_lowercase();
-        if let Some(&m) = Method::DEFAULT.iter().find(|m| m.name() == t) {
-            return Ok(m);
-        }
-        if t == Method::SearchedNoHot.name() {
-            return Ok(Method::SearchedNoHot);
-        }
-        if let Some(rest) = t.strip_prefix("only-")
-            && let Some((family, combiner)) = rest.rsplit_once('-')
-            && let (Ok(f), Ok(c)) = (Family::parse(family), Combiner::parse(combiner))
-            && f != Family::Hash
-        {
-            return Ok(Method::Only(f, c));
-        }
-        let names = Method::all_names();
-        let hint = crate::source::did_you_mean(&t, names.iter().map(String::as_str));
-        bail!(
-            "unknown method '{s}'{hint}: expected searched, searched-no-hot, qr-mult, hash or only-FAMILY-COMBINER (e.g. only-crt-add)"
-        )
-    }
-}
-
-impl fmt::Display for Method {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.name())
-    }
-}
 
 /// What a sweep runs.
 #[derive(Debug, Clone)]
@@ -201,6 +127,7 @@ pub fn plan_for(
         Err(SearchError::Invalid(e)) => Err(e),
     };
     match method {
+        Method::Full => Ok(Some(Plan::full_from_schema(schema)?)),
         Method::Searched => searched(&cfg.search),
         Method::SearchedNoHot => searched(&SearchOptions {
             space: SearchSpace {
@@ -255,8 +182,8 @@ pub fn run_features(plan: &Plan, schema: &Schema) -> Result<Vec<RunFeature>> {
             };
             Ok(RunFeature {
                 name: f.name().to_string(),
-                family: f.scheme().family().to_string(),
-                combiner: f.combiner().map(|c| c.name().to_string()),
+                family: f.scheme().family(),
+                combiner: f.combiner(),
                 tables: f.scheme().num_tables(),
                 compression: full / params.max(1.0),
                 weight: s.weight,
@@ -277,7 +204,7 @@ pub enum Event<'a> {
         /// Runs in the sweep.
         total: usize,
         /// Its method.
-        method: &'a str,
+        method: Method,
         /// Its budget.
         budget: Option<u64>,
         /// Its seed.
@@ -288,7 +215,7 @@ pub enum Event<'a> {
     /// No plan of this method fits this budget.
     Infeasible {
         /// The method.
-        method: &'a str,
+        method: Method,
         /// The budget.
         budget: u64,
     },
@@ -298,10 +225,9 @@ pub enum Event<'a> {
 
 /// One planned run of the sweep.
 struct Job {
-    method: String,
+    method: Method,
     budget: Option<u64>,
     seed: u64,
-    which: Option<Method>,
 }
 
 fn jobs(cfg: &SweepConfig) -> Vec<Job> {
@@ -309,18 +235,16 @@ fn jobs(cfg: &SweepConfig) -> Vec<Job> {
     for r in 0..cfg.repeats {
         let seed = cfg.seed + r;
         out.push(Job {
-            method: "full".into(),
+            method: Method::Full,
             budget: None,
             seed,
-            which: None,
         });
         for &budget in &cfg.budgets {
             for &m in &cfg.methods {
                 out.push(Job {
-                    method: m.name(),
+                    method: m,
                     budget: Some(budget),
                     seed,
-                    which: Some(m),
                 });
             }
         }
@@ -337,7 +261,7 @@ fn record(job: &Job, plan: &Plan, schema: &Schema, report: &TrainReport) -> Resu
     let throughput =
         report.epochs.iter().map(|e| e.examples_per_s).sum::<f64>() / report.epochs.len() as f64;
     Ok(Run {
-        method: job.method.clone(),
+        method: job.method,
         budget_bytes: job.budget,
         bytes: cost.bytes,
         params: cost.params,
@@ -365,10 +289,10 @@ pub fn sweep(
     }
     // Plans first (they do not depend on the seed): a sweep where nothing fits is refused
     // before any training.
-    let mut plans: BTreeMap<(String, u64), Option<Plan>> = BTreeMap::new();
+    let mut plans: BTreeMap<(Method, u64), Option<Plan>> = BTreeMap::new();
     for &budget in &cfg.budgets {
         for &m in &cfg.methods {
-            plans.insert((m.name(), budget), plan_for(schema, m, budget, cfg)?);
+            plans.insert((m, budget), plan_for(schema, m, budget, cfg)?);
         }
     }
     if !plans.is_empty() && plans.values().all(Option::is_none) {
@@ -387,27 +311,27 @@ pub fn sweep(
         on_event(Event::Start {
             index,
             total,
-            method: &job.method,
+            method: job.method,
             budget: job.budget,
             seed: job.seed,
         });
-        if results.contains(&job.method, job.budget, job.seed) {
+        if results.contains(job.method, job.budget, job.seed) {
             on_event(Event::Skipped);
             continue;
         }
-        let plan = match (job.which, job.budget) {
-            (Some(_), Some(budget)) => {
-                if let Some(plan) = &plans[&(job.method.clone(), budget)] {
+        let plan = match job.budget {
+            Some(budget) => {
+                if let Some(plan) = &plans[&(job.method, budget)] {
                     plan.clone()
                 } else {
                     on_event(Event::Infeasible {
-                        method: &job.method,
+                        method: job.method,
                         budget,
                     });
                     continue;
                 }
             }
-            _ => Plan::full_from_schema(schema)?,
+            None => Plan::full_from_schema(schema)?,
         };
         let train_cfg = TrainConfig {
             seed: job.seed,
@@ -533,16 +457,6 @@ mod tests {
                 .unwrap()
                 .is_none()
         );
-    }
-
-    #[test]
-    fn method_names_round_trip() {
-        for name in Method::all_names() {
-            assert_eq!(Method::parse(&name).unwrap().name(), name);
-        }
-        assert!(Method::parse("only-hash-mult").is_err());
-        let e = Method::parse("only-crt-ad").unwrap_err().to_string();
-        assert!(e.contains("did you mean 'only-crt-add'"), "{e}");
     }
 
     #[test]

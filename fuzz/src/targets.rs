@@ -312,7 +312,7 @@ fn calibration(input: &[u8]) -> Outcome {
 fn results(input: &[u8]) -> Outcome {
     let text = text(input);
     let r = Results::from_json(&Source::new("fuzz.json", &text)).map_err(rejected)?;
-    let _ = r.contains("full", None, 0);
+    let _ = r.contains(embplan::results::Method::Full, None, 0);
     if let Ok(cal) = embplan::calibrate::calibrate(&r) {
         let _ = cal.to_toml();
     }

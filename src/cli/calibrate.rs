@@ -62,8 +62,8 @@ fn render(out: &mut impl Write, cal: &Calibration) -> Result<()> {
     ]);
     for p in &cal.pairs {
         pairs.add_row(vec![
-            p.family.clone(),
-            p.combiner.clone().unwrap_or_else(|| "—".into()),
+            p.family.to_string(),
+            p.combiner.map_or_else(|| "—".into(), |c| c.to_string()),
             p.runs.to_string(),
             format!("{:.3e}", p.alpha),
             format!("{:.3e}", p.default_alpha),
@@ -81,7 +81,7 @@ fn render(out: &mut impl Write, cal: &Calibration) -> Result<()> {
     ]);
     for r in &cal.residuals {
         residuals.add_row(vec![
-            r.method.clone(),
+            r.method.to_string(),
             r.budget_bytes.map_or_else(|| "—".into(), format_iec),
             r.seed.to_string(),
             format!("{:+.5}", r.measured),

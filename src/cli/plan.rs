@@ -378,15 +378,14 @@ fn searched(args: &Args, schema: &Schema, model: &QualityModel) -> Result<(Plan,
 fn unmeasured_choices(plan: &Plan, model: &QualityModel) -> Result<Vec<String>> {
     let mut out = Vec::new();
     for f in &plan.features {
-        let name = f.scheme().family();
-        if name == "full" || name == "explicit" {
+        let family = f.scheme().family();
+        if !family.is_searched() {
             continue;
         }
-        let family = Family::parse(name)?;
         if !model.is_measured(family, f.combiner())? {
             let pair = f
                 .combiner()
-                .map_or_else(|| name.to_string(), |c| format!("{name}, {c}"));
+                .map_or_else(|| family.to_string(), |c| format!("{family}, {c}"));
             out.push(format!("'{}' ({pair})", f.name()));
         }
     }

@@ -59,7 +59,7 @@ pub struct Args {
         value_name = "METHOD,…",
         value_delimiter = ',',
         default_value = "searched,qr-mult,hash",
-        value_parser = |s: &str| Method::parse(s).map_err(|e| e.to_string())
+        value_parser = |s: &str| Method::parse_compared(s).map_err(|e| e.to_string())
     )]
     pub methods: Vec<Method>,
 
@@ -273,7 +273,7 @@ fn grouped(results: &Results) -> BTreeMap<(u64, String), Vec<&embplan::results::
     let mut groups: BTreeMap<(u64, String), Vec<&embplan::results::Run>> = BTreeMap::new();
     for r in &results.runs {
         groups
-            .entry((r.budget_bytes.unwrap_or(u64::MAX), r.method.clone()))
+            .entry((r.budget_bytes.unwrap_or(u64::MAX), r.method.to_string()))
             .or_default()
             .push(r);
     }
@@ -368,7 +368,7 @@ fn full_mean(results: &Results) -> Option<f64> {
     let full: Vec<f64> = results
         .runs
         .iter()
-        .filter(|r| r.method == "full")
+        .filter(|r| r.method == Method::Full)
         .map(|r| r.valid_logloss)
         .collect();
     (!full.is_empty()).then(|| spread(&full).0)

@@ -97,7 +97,8 @@ impl CandidateKey {
         }
         let k = usize::from(self.tables);
         match self.family {
-            None => Scheme::Full,
+            None | Some(Family::Full) => Scheme::Full,
+            Some(Family::Explicit) => unreachable!("scheme_keys makes no explicit-partition keys"),
             Some(Family::Qr) => Scheme::Qr { m: self.param },
             Some(Family::Hash) => Scheme::Hash { m: self.param },
             Some(Family::MixedRadix) => {
@@ -222,6 +223,8 @@ pub fn scheme_keys(n: u64, families: &[Family]) -> Vec<CandidateKey> {
                 let buckets = geometric_grid(2, n, 4).into_iter().map(|c| n.div_ceil(c));
                 push(family, 1, buckets.collect());
             }
+            // The full table is always the first key; explicit partitions come only from files.
+            Family::Full | Family::Explicit => {}
         }
     }
     keys

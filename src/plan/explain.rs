@@ -5,6 +5,7 @@ use anyhow::Result;
 use serde::Serialize;
 
 use crate::cost::compression_ratio;
+use crate::partition::Family;
 use crate::plan::{Plan, PlannedFeature};
 use crate::schema::{Feature, Schema};
 use crate::size::group_thousands;
@@ -84,7 +85,7 @@ fn choice(f: &PlannedFeature, profiled: Option<&Feature>, compression: Option<f6
             group_thousands(f.cardinality() - hot_ids),
             tail.describe()
         )
-    } else if f.scheme().num_tables() == 1 && f.scheme().family() == "full" {
+    } else if f.scheme().num_tables() == 1 && f.scheme().family() == Family::Full {
         "a full table: every id has its own row".to_string()
     } else {
         format!("every id shares {scheme} rows")

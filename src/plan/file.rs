@@ -35,7 +35,7 @@ use anyhow::{Context, Result, anyhow, bail};
 use serde::{Deserialize, Serialize};
 
 use crate::cost::Cost;
-use crate::partition::{Combiner, ExplicitPartitions, Scheme};
+use crate::partition::{Combiner, ExplicitPartitions, Family, Scheme};
 use crate::plan::{Plan, PlannedFeature, PlannerInfo};
 use crate::schema::{Dtype, Optimizer, Schema, WideU64, wide_u64};
 use crate::source::Source;
@@ -294,22 +294,20 @@ impl RawFeature {
 
     /// The scheme named by `scheme` and its parameters (a hot scheme's tail).
     fn tail_scheme(&self, base: &Path) -> Result<Scheme> {
-        let family = self.scheme.as_str();
+        let family = Family::parse(&self.scheme).map_err(|_| {
+            let names = Family::ALL.map(Family::name);
+            let hint = crate::source::did_you_mean(&self.scheme, names);
+            anyhow::anyhow!(
+                "unknown scheme '{}'{hint}: expected full, hash, qr, mixed-radix, crt or explicit",
+                self.scheme
+            )
+        })?;
         let allowed: &[&str] = match family {
-            "full" => &[],
-            "hash" | "qr" => &["m"],
-            "mixed-radix" => &["radices"],
-            "crt" => &["moduli"],
-            "explicit" => &["partitions"],
-            other => {
-                let hint = crate::source::did_you_mean(
-                    other,
-                    ["full", "hash", "qr", "mixed-radix", "crt", "explicit"],
-                );
-                bail!(
-                    "unknown scheme '{other}'{hint}: expected full, hash, qr, mixed-radix, crt or explicit"
-                )
-            }
+            Family::Full => &[],
+            Family::Hash | Family::Qr => &["m"],
+            Family::MixedRadix => &["radices"],
+            Family::Crt => &["moduli"],
+            Family::Explicit => &["partitions"],
         };
         for (key, present) in [
             ("m", self.m.is_some()),
@@ -325,20 +323,20 @@ impl RawFeature {
             }
         }
         Ok(match family {
-            "full" => Scheme::Full,
-            "hash" => Scheme::Hash {
+            Family::Full => Scheme::Full,
+            Family::Hash => Scheme::Hash {
                 m: self.m.map_or(0, |w| w.0),
             },
-            "qr" => Scheme::Qr {
+            Family::Qr => Scheme::Qr {
                 m: self.m.map_or(0, |w| w.0),
             },
-            "mixed-radix" => Scheme::MixedRadix {
+            Family::MixedRadix => Scheme::MixedRadix {
                 radices: narrow(self.radices.as_deref()),
             },
-            "crt" => Scheme::Crt {
+            Family::Crt => Scheme::Crt {
                 moduli: narrow(self.moduli.as_deref()),
             },
-            _ => {
+            Family::Explicit => {
                 let rel = self.partitions.clone().unwrap_or_default();
                 let path = if rel.is_absolute() {
                     rel.clone()

@@ -47,54 +47,12 @@ use anyhow::{Context, Result, anyhow, bail};
 use serde::{Deserialize, Serialize};
 
 use crate::partition::Combiner;
+pub use crate::partition::Family;
 use crate::source::Source;
 
 /// Losses are summed and compared as integers in units of 10^-12 (exact, deterministic,
 /// and monotone in the budget without floating-point ties).
 pub const LOSS_SCALE: f64 = 1e12;
-
-/// A compressed family the planner can choose (full tables need no family).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
-pub enum Family {
-    /// Quotient–remainder, two tables.
-    Qr,
-    /// Mixed radix (generalized QR), three or four tables.
-    MixedRadix,
-    /// Chinese remainder, two or three tables.
-    Crt,
-    /// The hashing trick (not complementary; a baseline).
-    Hash,
-}
-
-impl Family {
-    /// Every family, in a fixed order.
-    pub const ALL: [Family; 4] = [Family::Qr, Family::MixedRadix, Family::Crt, Family::Hash];
-
-    /// The name used in files and on the command line (the scheme's family name).
-    pub fn name(self) -> &'static str {
-        match self {
-            Family::Qr => "qr",
-            Family::MixedRadix => "mixed-radix",
-            Family::Crt => "crt",
-            Family::Hash => "hash",
-        }
-    }
-
-    /// Parses a family name, suggesting the closest one on a typo.
-    pub fn parse(s: &str) -> Result<Family> {
-        let lower = s.trim().to_ascii_lowercase();
-        if let Some(&f) = Family::ALL.iter().find(|f| f.name() == lower) {
-            return Ok(f);
-        }
-        let names = Family::ALL.map(Family::name);
-        let hint = crate::source::did_you_mean(&lower, names.iter().copied().chain(["full"]));
-        bail!(
-            "unknown family '{s}'{hint}: expected one of {} (full tables are always allowed)",
-            names.join(", ")
-        )
-    }
-}
 
 /// The coefficients of one (family, combiner) pair.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -137,6 +95,9 @@ fn slot(family: Family, combiner: Option<Combiner>) -> Result<usize> {
             None => Ok(9),
             Some(c) => bail!("family 'hash' has one table, so combiner '{c}' does not apply"),
         },
+        Family::Full | Family::Explicit => {
+            bail!("family '{family}' is not compressed by the planner and has no coefficients")
+        }
     }
 }
 
@@ -282,7 +243,7 @@ impl QualityModel {
         model.measured = [false; 10];
         for (i, c) in raw.coefficients.iter().enumerate() {
             let at = || format!("{origin}: coefficient #{}", i + 1);
-            let family = Family::parse(&c.family).with_context(at)?;
+            let family = Family::parse_searched(&c.family).with_context(at)?;
             let combiner = c
                 .combiner
                 .as_deref()

@@ -486,7 +486,7 @@ mod tests {
             out.plan
                 .features
                 .iter()
-                .any(|f| f.scheme().family() == "hash")
+                .any(|f| f.scheme().family() == Family::Hash)
         );
     }
 
@@ -578,14 +578,14 @@ mod tests {
             let (min, full) = bounds(&s, &opts);
             let budget = min + (full.saturating_sub(min) as f64 * at) as u64;
             let out = search(&s, budget, &opts).unwrap();
-            prop_assert!(out.plan.features.iter().all(|f| f.scheme().family() != "hash"));
+            prop_assert!(out.plan.features.iter().all(|f| f.scheme().family() != Family::Hash));
             let mut hashy = SearchOptions::default();
             hashy.space.families.push(Family::Hash);
             let (hmin, _) = bounds(&s, &hashy);
             prop_assert!(hmin <= min);
             let out = search(&s, budget, &hashy).unwrap();
             for f in &out.plan.features {
-                if f.scheme().family() != "hash" {
+                if f.scheme().family() != Family::Hash {
                     prop_assert!(prove(f.scheme(), f.cardinality()).unwrap().complementary);
                 }
             }

@@ -8,7 +8,7 @@ use predicates::str::contains;
 
 fn run(method: &str, budget: Option<u64>, bytes: u64, loss: f64, seed: u64) -> Run {
     Run {
-        method: method.into(),
+        method: embplan::results::Method::parse(method).unwrap(),
         budget_bytes: budget,
         bytes,
         params: bytes / 8,

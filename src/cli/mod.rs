@@ -14,6 +14,7 @@ pub mod data_args;
 pub mod estimate;
 pub mod export;
 pub mod plan;
+pub mod plan_summary;
 pub mod plot;
 pub mod profile;
 pub mod report;

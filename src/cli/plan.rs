@@ -1,6 +1,5 @@
 //! `embplan plan`: fit a schema to a memory budget, or build a uniform baseline.
 
-use std::fmt::Write as _;
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -8,13 +7,11 @@ use std::process::ExitCode;
 use anyhow::{Context, Result, bail};
 use serde::Serialize;
 
-use crate::cli::report::{align_right, new_table, scheme_label, table_shapes};
-use embplan::cost::{NOT_COUNTED, compression_ratio};
+use crate::cli::plan_summary::{SearchFigures, Summary, render};
 use embplan::partition::Combiner;
 use embplan::plan::quality::PROVISIONAL;
 use embplan::plan::{
-    Choice, Family, Plan, PlanCosts, QualityModel, SearchOptions, SearchSpace, UniformFamily,
-    UniformSpec,
+    Choice, Family, Plan, QualityModel, SearchOptions, SearchSpace, UniformFamily, UniformSpec,
 };
 use embplan::schema::{Dtype, Optimizer, Schema};
 use embplan::size::{format_iec, group_thousands, parse_bytes};
@@ -176,29 +173,6 @@ pub fn parse_combiners(list: Option<&[Combiner]>) -> Vec<Combiner> {
         .collect()
 }
 
-/// What the solver (or the baseline) reports beside the plan.
-#[derive(Debug, Clone, Serialize)]
-struct Summary {
-    budget_bytes: Option<u64>,
-    total_bytes: u64,
-    full_bytes: Option<u64>,
-    min_bytes: Option<u64>,
-    fits: Option<bool>,
-    at_full: bool,
-    predicted_loss: f64,
-    lower_bound: Option<f64>,
-    relaxation_bound: Option<f64>,
-    gap: Option<f64>,
-    loss_per_gib: Option<f64>,
-    quality_model: String,
-    provisional: bool,
-    not_complementary: Vec<String>,
-    /// Features whose (family, combiner) the calibration did not measure (`--extrapolate`).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    extrapolated: Vec<String>,
-    method: String,
-}
-
 /// Runs `embplan plan`.
 pub fn run(args: &Args) -> Result<ExitCode> {
     if let Some(path) = &args.output {
@@ -297,22 +271,10 @@ fn baseline(
         .and_then(|p| p.predicted_loss)
         .unwrap_or(0.0);
     let summary = Summary {
-        budget_bytes: args.budget,
-        total_bytes: total,
-        full_bytes: None,
-        min_bytes: None,
-        fits: args.budget.map(|b| total <= b),
         at_full: spec.family == UniformFamily::Full,
         predicted_loss: predicted,
-        lower_bound: None,
-        relaxation_bound: None,
-        gap: None,
-        loss_per_gib: None,
         quality_model: model.source.clone(),
-        provisional: false,
-        not_complementary: Vec::new(),
-        extrapolated: Vec::new(),
-        method: spec.describe(),
+        ..Summary::new(args.budget, total, spec.describe())
     };
     Ok((plan, summary))
 }
@@ -346,17 +308,16 @@ fn searched(args: &Args, schema: &Schema, model: &QualityModel) -> Result<(Plan,
         .and_then(|p| p.method.clone())
         .unwrap_or_default();
     let summary = Summary {
-        budget_bytes: Some(budget),
-        total_bytes: out.total_bytes,
         full_bytes: out.full_bytes,
-        min_bytes: Some(out.min_bytes),
-        fits: Some(out.total_bytes <= budget),
         at_full: out.at_full,
         predicted_loss: out.predicted_loss,
-        lower_bound: Some(out.lower_bound),
-        relaxation_bound: Some(out.relaxation_bound),
-        gap: Some(out.predicted_loss - out.lower_bound),
-        loss_per_gib: out.loss_per_gib,
+        search: Some(SearchFigures {
+            min_bytes: out.min_bytes,
+            lower_bound: out.lower_bound,
+            relaxation_bound: out.relaxation_bound,
+            gap: out.predicted_loss - out.lower_bound,
+            loss_per_gib: out.loss_per_gib,
+        }),
         quality_model: if options.space.only_measured && !model.measures_every_pair() {
             format!(
                 "{}; only its measured pairs were considered (--extrapolate for the others)",
@@ -365,10 +326,7 @@ fn searched(args: &Args, schema: &Schema, model: &QualityModel) -> Result<(Plan,
         } else {
             model.source.clone()
         },
-        provisional: false,
-        not_complementary: Vec::new(),
-        extrapolated: Vec::new(),
-        method,
+        ..Summary::new(Some(budget), out.total_bytes, method)
     };
     Ok((out.plan, summary))
 }
@@ -416,190 +374,4 @@ fn print_json(args: &Args, plan: &Plan, summary: &Summary, choices: &[Choice]) -
         serde_json::to_string_pretty(&json)?
     )?;
     Ok(())
-}
-
-/// A predicted loss for people: 0, or three significant digits.
-fn format_loss(x: f64) -> String {
-    if x == 0.0 {
-        "0".to_string()
-    } else {
-        format!("{x:.3e}")
-    }
-}
-
-fn render(
-    schema: &Schema,
-    plan: &Plan,
-    costs: &PlanCosts,
-    s: &Summary,
-    choices: &[Choice],
-) -> String {
-    let mut lines = vec![feature_table(plan, costs, s).to_string()];
-    // Only compressed features need a reason; full tables speak for themselves.
-    lines.extend(
-        choices
-            .iter()
-            .filter(|c| c.compression.is_none_or(|r| r > 1.0 + 1e-9))
-            .map(|c| c.line.clone()),
-    );
-    lines.extend(summary_lines(schema, plan, s));
-    lines.join("\n")
-}
-
-/// One row per feature (scheme, tables, bytes, compression, predicted Δloss) and the total.
-fn feature_table(plan: &Plan, costs: &PlanCosts, s: &Summary) -> comfy_table::Table {
-    let mut table = new_table(&[
-        "feature",
-        "cardinality",
-        "scheme",
-        "tables (rows×dim)",
-        "bytes",
-        "compression",
-        "Δloss (predicted)",
-    ]);
-    for (i, f) in plan.features.iter().enumerate() {
-        let bytes = costs.features[i].bytes;
-        let ratio = costs.full_features[i].map_or_else(
-            || "—".into(),
-            |full| format!("{:.2}×", compression_ratio(full.bytes, bytes)),
-        );
-        table.add_row(vec![
-            f.name().to_string(),
-            group_thousands(f.cardinality()),
-            scheme_label(f),
-            table_shapes(f),
-            format_iec(bytes),
-            ratio,
-            format_loss(f.predicted_loss.unwrap_or(0.0)),
-        ]);
-    }
-    let total_ratio = s.full_bytes.map_or_else(
-        || "—".into(),
-        |full| format!("{:.2}×", compression_ratio(full, s.total_bytes)),
-    );
-    table.add_row(vec![
-        "total".to_string(),
-        String::new(),
-        String::new(),
-        String::new(),
-        format_iec(s.total_bytes),
-        total_ratio,
-        format_loss(s.predicted_loss),
-    ]);
-    align_right(&mut table, &[1, 4, 5, 6]);
-    table
-}
-
-/// The lines under the table: budget use, full model, predicted loss and its bound, the
-/// quality model and the complementarity verdict.
-fn summary_lines(schema: &Schema, plan: &Plan, s: &Summary) -> Vec<String> {
-    let mut lines = Vec::new();
-    lines.push(format!(
-        "{} ({} features), dtype {}, optimizer {}: {}",
-        schema.display_name(),
-        schema.features.len(),
-        plan.dtype,
-        plan.optimizer,
-        s.method
-    ));
-    let full = s.full_bytes.map_or_else(
-        || "more than 2^64 bytes".into(),
-        |f| format!("{} ({} bytes)", format_iec(f), group_thousands(f)),
-    );
-    match s.budget_bytes {
-        Some(b) => {
-            let share = s.total_bytes as f64 / b.max(1) as f64 * 100.0;
-            lines.push(format!(
-                "plan {} ({} bytes) = {share:.1}% of the budget {} ({} bytes){}",
-                format_iec(s.total_bytes),
-                group_thousands(s.total_bytes),
-                format_iec(b),
-                group_thousands(b),
-                if s.fits == Some(false) {
-                    " — DOES NOT FIT"
-                } else {
-                    ""
-                }
-            ));
-        }
-        None => lines.push(format!(
-            "plan {} ({} bytes)",
-            format_iec(s.total_bytes),
-            group_thousands(s.total_bytes)
-        )),
-    }
-    let mut model_line = format!("full model {full}");
-    if let Some(m) = s.min_bytes {
-        let _ = write!(
-            model_line,
-            "; smallest possible plan {} ({} bytes)",
-            format_iec(m),
-            group_thousands(m)
-        );
-    }
-    lines.push(model_line);
-    if s.at_full && s.budget_bytes.is_some() && s.lower_bound.is_some() {
-        lines.push("the budget holds the full model: every table stays full".into());
-    }
-    let mut loss_line = format!("predicted loss increase {}", format_loss(s.predicted_loss));
-    if let (Some(lb), Some(gap), Some(lp)) = (s.lower_bound, s.gap, s.relaxation_bound) {
-        if gap <= 0.0 {
-            let _ = write!(
-                loss_line,
-                ": optimal in the search space under the quality model (lower bound {}; Lagrangian relaxation alone {})",
-                format_loss(lb),
-                format_loss(lp)
-            );
-        } else {
-            let rel = if s.predicted_loss > 0.0 {
-                format!(" ({:.2}% of this plan's)", gap / s.predicted_loss * 100.0)
-            } else {
-                String::new()
-            };
-            let _ = write!(
-                loss_line,
-                "; lower bound {} (Lagrangian relaxation {}, tightened by branch and bound), so the gap to the best plan in the search space is at most {}{rel}",
-                format_loss(lb),
-                format_loss(lp),
-                format_loss(gap)
-            );
-        }
-    }
-    lines.push(loss_line);
-    if let (Some(rate), Some(budget)) = (s.loss_per_gib.filter(|r| *r > 0.0), s.budget_bytes) {
-        // The Lagrange multiplier, scaled to 1% of the budget so the figure is scale-free.
-        let step = budget / 100;
-        lines.push(format!(
-            "at the margin, 1% more budget ({}) would save about {} of predicted loss (the Lagrange multiplier)",
-            format_iec(step),
-            format_loss(rate * step as f64 / (1u64 << 30) as f64)
-        ));
-    }
-    if s.provisional {
-        lines.push(
-            "quality model: provisional defaults — its coefficients are not yet measured with the trainer; pass --calibration FILE for measured ones"
-                .into(),
-        );
-    } else {
-        lines.push(format!("quality model: {}", s.quality_model));
-    }
-    if !s.extrapolated.is_empty() {
-        lines.push(format!(
-            "EXTRAPOLATED: the calibration did not measure the pairs of {}",
-            s.extrapolated.join(", ")
-        ));
-    }
-    if s.not_complementary.is_empty() {
-        lines.push(format!(
-            "every feature's partitions are proved complementary ({} features)",
-            plan.features.len()
-        ));
-    } else {
-        lines.push(format!(
-            "NOT complementary (hash, colliding ids share a row): {}",
-            s.not_complementary.join(", ")
-        ));
-    }
-    lines.push(NOT_COUNTED.to_string());
-    lines
 }

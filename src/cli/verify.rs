@@ -1,5 +1,6 @@
 //! `embplan verify`: prove partitions complementary or print a colliding pair.
 
+use std::num::NonZeroU64;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -23,29 +24,29 @@ pub struct Args {
 
     /// Number of categories n of a single scheme given on the command line, e.g. 10000000
     /// (with --partitions: optional, the file's line count, checked against N when given).
-    #[arg(long, short = 'n', value_name = "N", required_unless_present_any = ["plan", "partitions"], value_parser = super::values::positive::<u64>)]
-    pub cardinality: Option<u64>,
+    #[arg(long, short = 'n', value_name = "N", required_unless_present_any = ["plan", "partitions"], value_parser = super::values::count_u64)]
+    pub cardinality: Option<NonZeroU64>,
 
     /// Quotient–remainder with modulus and divisor M: classes x mod M and x div M.
-    #[arg(long, value_name = "M", group = "scheme", value_parser = super::values::positive::<u64>)]
-    pub qr: Option<u64>,
+    #[arg(long, value_name = "M", group = "scheme", value_parser = super::values::count_u64)]
+    pub qr: Option<NonZeroU64>,
 
     /// Mixed radix (generalized QR) with comma-separated radices, least significant first.
-    #[arg(long, value_name = "M1,M2,…", value_delimiter = ',', group = "scheme", value_parser = super::values::positive::<u64>)]
-    pub radix: Option<Vec<u64>>,
+    #[arg(long, value_name = "M1,M2,…", value_delimiter = ',', group = "scheme", value_parser = super::values::count_u64)]
+    pub radix: Option<Vec<NonZeroU64>>,
 
     /// Chinese remainder with comma-separated moduli: classes x mod Mj.
-    #[arg(long, value_name = "M1,M2,…", value_delimiter = ',', group = "scheme", value_parser = super::values::positive::<u64>)]
-    pub crt: Option<Vec<u64>>,
+    #[arg(long, value_name = "M1,M2,…", value_delimiter = ',', group = "scheme", value_parser = super::values::count_u64)]
+    pub crt: Option<Vec<NonZeroU64>>,
 
     /// The hashing trick with M buckets: class x mod M.
-    #[arg(long, value_name = "M", group = "scheme", value_parser = super::values::positive::<u64>)]
-    pub hash: Option<u64>,
+    #[arg(long, value_name = "M", group = "scheme", value_parser = super::values::count_u64)]
+    pub hash: Option<NonZeroU64>,
 
     /// Ids 0..K−1 (the most frequent, under a profile vocabulary) get rows of their own; the
     /// scheme given (--qr, --radix, --crt or --hash) composes the other ids, shifted by K.
-    #[arg(long, value_name = "K", conflicts_with = "partitions", value_parser = super::values::positive::<u64>)]
-    pub hot: Option<u64>,
+    #[arg(long, value_name = "K", conflicts_with = "partitions", value_parser = super::values::count_u64)]
+    pub hot: Option<NonZeroU64>,
 
     /// Explicit partitions: a file with one line per category, one class id per partition.
     #[arg(long, value_name = "FILE", group = "scheme")]
@@ -101,7 +102,7 @@ pub fn run(args: &Args) -> Result<ExitCode> {
     } else {
         let scheme = scheme_from_args(args)?;
         let n = match (&scheme, args.cardinality) {
-            (_, Some(n)) => n,
+            (_, Some(n)) => n.get(),
             (Scheme::Explicit(p), None) => p.n,
             _ => bail!("give the number of categories with -n (only --partitions infers it)"),
         };
@@ -122,14 +123,15 @@ pub fn run(args: &Args) -> Result<ExitCode> {
 }
 
 fn scheme_from_args(args: &Args) -> Result<Scheme> {
+    let values = |list: &[NonZeroU64]| list.iter().map(|m| m.get()).collect();
     let scheme = if let Some(m) = args.qr {
-        Scheme::Qr { m }
+        Scheme::Qr { m: m.get() }
     } else if let Some(r) = &args.radix {
-        Scheme::MixedRadix { radices: r.clone() }
+        Scheme::MixedRadix { radices: values(r) }
     } else if let Some(m) = &args.crt {
-        Scheme::Crt { moduli: m.clone() }
+        Scheme::Crt { moduli: values(m) }
     } else if let Some(m) = args.hash {
-        Scheme::Hash { m }
+        Scheme::Hash { m: m.get() }
     } else if let Some(p) = &args.partitions {
         Scheme::Explicit(Arc::new(ExplicitPartitions::load(p)?))
     } else {
@@ -137,7 +139,7 @@ fn scheme_from_args(args: &Args) -> Result<Scheme> {
     };
     Ok(match args.hot {
         Some(hot) => Scheme::Hot {
-            hot,
+            hot: hot.get(),
             tail: Box::new(scheme),
         },
         None => scheme,

@@ -330,7 +330,7 @@ fn table_specs() -> Vec<FeatureSpec> {
 }
 
 /// Reads `input` with every option combination given; accepted if any reading accepts it.
-fn table(input: &[u8], delimiter: char, options: [(bool, bool); 2]) -> Outcome {
+fn table(input: &[u8], delimiter: u8, options: [(bool, bool); 2]) -> Outcome {
     let specs = table_specs();
     let mut outcome = Err(String::new());
     for (header, ignore_extra_columns) in options {
@@ -357,11 +357,11 @@ fn table(input: &[u8], delimiter: char, options: [(bool, bool); 2]) -> Outcome {
 }
 
 fn tsv(input: &[u8]) -> Outcome {
-    table(input, '\t', [(true, false), (false, false)])
+    table(input, b'\t', [(true, false), (false, false)])
 }
 
 fn csv(input: &[u8]) -> Outcome {
-    table(input, ',', [(true, true), (false, false)])
+    table(input, b',', [(true, true), (false, false)])
 }
 
 fn criteo(input: &[u8]) -> Outcome {

@@ -155,7 +155,7 @@ proptest! {
         csv in near_valid("csv"),
         criteo in near_valid("criteo"),
     ) {
-        for delimiter in ['\t', ','] {
+        for delimiter in [b'\t', b','] {
             let opts = TableOptions { delimiter, header, ignore_extra_columns: !header };
             let _ = read_table_from("d", Cursor::new(&bytes), &specs(), opts);
         }

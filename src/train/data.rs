@@ -12,6 +12,7 @@ use std::path::Path;
 use anyhow::{Context, Result, anyhow, bail};
 
 pub use super::split::{Holdout, Split, ValidSplit};
+pub use super::table::{TableOptions, read_table, read_table_from};
 
 /// A data set ready for training: train and validation splits over a plan's features.
 #[derive(Debug, Clone, PartialEq)]
@@ -42,41 +43,8 @@ pub struct FeatureSpec {
     pub cardinality: u64,
 }
 
-/// How to read a delimited file of `label` + categorical ids.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct TableOptions {
-    /// Field separator (tab for TSV, comma for CSV).
-    pub delimiter: char,
-    /// Whether the first line names the columns.
-    pub header: bool,
-    /// Whether header columns that are neither `label` nor a feature are skipped (else an error).
-    pub ignore_extra_columns: bool,
-}
-
-impl TableOptions {
-    /// Options for `path`: comma-separated if it ends in `.csv`, tab-separated otherwise.
-    pub fn for_path(path: &Path, header: bool, ignore_extra_columns: bool) -> TableOptions {
-        let csv = path
-            .extension()
-            .is_some_and(|e| e.eq_ignore_ascii_case("csv"));
-        TableOptions {
-            delimiter: if csv { ',' } else { '\t' },
-            header,
-            ignore_extra_columns,
-        }
-    }
-}
-
-/// What a column of a delimited file holds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Column {
-    Label,
-    Feature(usize),
-    Ignored,
-}
-
 /// 1-based character column of the byte offset `at` in `line`.
-fn char_col(line: &str, at: usize) -> usize {
+pub(super) fn char_col(line: &str, at: usize) -> usize {
     line[..at].chars().count() + 1
 }
 
@@ -90,7 +58,7 @@ fn fields(line: &str, delimiter: char) -> impl Iterator<Item = (usize, &str)> {
     })
 }
 
-fn open(path: &Path) -> Result<BufReader<File>> {
+pub(super) fn open(path: &Path) -> Result<BufReader<File>> {
     let file =
         File::open(path).with_context(|| format!("cannot read data file '{}'", path.display()))?;
     Ok(BufReader::with_capacity(1 << 20, file))
@@ -108,7 +76,7 @@ fn read_line(origin: &str, line_no: usize, line: io::Result<String>) -> Result<O
     })
 }
 
-fn parse_label(origin: &str, line: &str, at: usize, field: &str) -> Result<f32> {
+pub(super) fn parse_label(origin: &str, line: &str, at: usize, field: &str) -> Result<f32> {
     match field.trim().parse::<f32>() {
         Ok(y) if (0.0..=1.0).contains(&y) => Ok(y),
         _ => Err(anyhow!(
@@ -116,161 +84,6 @@ fn parse_label(origin: &str, line: &str, at: usize, field: &str) -> Result<f32> 
             char_col(line, at)
         )),
     }
-}
-
-/// The column roles given by a header line.
-fn header_columns(
-    origin: &str,
-    line: &str,
-    features: &[FeatureSpec],
-    opts: TableOptions,
-) -> Result<Vec<Column>> {
-    let by_name: HashMap<&str, usize> = features
-        .iter()
-        .enumerate()
-        .map(|(i, f)| (f.name.as_str(), i))
-        .collect();
-    let mut columns = Vec::new();
-    let mut seen: HashMap<&str, usize> = HashMap::new();
-    for (at, name) in fields(line, opts.delimiter) {
-        let name = name.trim();
-        let col = char_col(line, at);
-        if let Some(first) = seen.insert(name, col) {
-            bail!("{origin}:1:{col}: column '{name}' appears twice (first at column {first})");
-        }
-        let role = if name == "label" {
-            Column::Label
-        } else if let Some(&f) = by_name.get(name) {
-            Column::Feature(f)
-        } else if opts.ignore_extra_columns {
-            Column::Ignored
-        } else if name.parse::<f64>().is_ok() {
-            bail!(
-                "{origin}:1:{col}: expected a header naming 'label' and the plan's features, found the number '{name}': pass --no-header if the file starts with data"
-            );
-        } else {
-            let hint = crate::source::did_you_mean(
-                name,
-                std::iter::once("label").chain(features.iter().map(|f| f.name.as_str())),
-            );
-            bail!(
-                "{origin}:1:{col}: unknown column '{name}'{hint}: expected 'label' or one of the plan's features ({}); pass --ignore-extra-columns to skip it",
-                feature_list(features)
-            );
-        };
-        columns.push(role);
-    }
-    if !columns.contains(&Column::Label) {
-        bail!("{origin}:1: the header has no 'label' column");
-    }
-    if let Some(missing) = features
-        .iter()
-        .enumerate()
-        .find(|(i, _)| !columns.contains(&Column::Feature(*i)))
-    {
-        bail!(
-            "{origin}:1: the header has no column for feature '{}' (every feature of the plan needs one)",
-            missing.1.name
-        );
-    }
-    Ok(columns)
-}
-
-fn feature_list(features: &[FeatureSpec]) -> String {
-    let names: Vec<&str> = features.iter().map(|f| f.name.as_str()).take(8).collect();
-    let more = if features.len() > 8 { ", …" } else { "" };
-    format!("{}{more}", names.join(", "))
-}
-
-/// Reads a TSV/CSV file of a label and one integer id per feature.
-///
-/// Errors name `file:line:col`, the value found and what was expected.
-pub fn read_table(path: &Path, features: &[FeatureSpec], opts: TableOptions) -> Result<Split> {
-    read_table_from(&path.display().to_string(), open(path)?, features, opts)
-}
-
-/// [`read_table`] over any reader; errors name `origin:line:col`.
-pub fn read_table_from(
-    origin: &str,
-    reader: impl BufRead,
-    features: &[FeatureSpec],
-    opts: TableOptions,
-) -> Result<Split> {
-    let nf = features.len();
-    let mut lines = reader.lines().enumerate();
-    let columns = if opts.header {
-        let header = loop {
-            match lines.next() {
-                Some((i, line)) => {
-                    if let Some(l) = read_line(origin, i + 1, line)? {
-                        break l;
-                    }
-                }
-                None => bail!("{origin}: the file is empty: expected a header line"),
-            }
-        };
-        header_columns(origin, &header, features, opts)?
-    } else {
-        std::iter::once(Column::Label)
-            .chain((0..nf).map(Column::Feature))
-            .collect()
-    };
-    let expected = columns.len();
-    let mut split = Split::default();
-    let mut row = vec![0u32; nf];
-    for (i, line) in lines {
-        let line_no = i + 1;
-        let Some(line) = read_line(origin, line_no, line)? else {
-            continue;
-        };
-        let at = format!("{origin}:{line_no}");
-        let total = fields(&line, opts.delimiter).count();
-        if total != expected {
-            let what = if opts.header {
-                "as in the header".to_string()
-            } else {
-                format!("label then {nf} feature ids")
-            };
-            bail!("{at}: expected {expected} fields ({what}), found {total}");
-        }
-        let mut label = None;
-        for ((start, field), role) in fields(&line, opts.delimiter).zip(&columns) {
-            match *role {
-                Column::Label => label = Some(parse_label(&at, &line, start, field)?),
-                Column::Feature(f) => {
-                    row[f] = parse_id(&at, &line, start, field, &features[f])?;
-                }
-                Column::Ignored => {}
-            }
-        }
-        split.labels.push(label.unwrap_or_default());
-        split.ids.extend_from_slice(&row);
-    }
-    Ok(split)
-}
-
-fn parse_id(at: &str, line: &str, start: usize, field: &str, f: &FeatureSpec) -> Result<u32> {
-    // The column is counted only on error: counting characters on every field would cost
-    // more than parsing it.
-    let col = || char_col(line, start);
-    let value: u64 = field.trim().parse().map_err(|_| {
-        anyhow!(
-            "{at}:{}: expected an integer id of feature '{}' in [0, {}), found '{field}'",
-            col(),
-            f.name,
-            f.cardinality
-        )
-    })?;
-    if value >= f.cardinality {
-        bail!(
-            "{at}:{}: id {value} of feature '{}' is out of range: expected an integer in [0, {})",
-            col(),
-            f.name,
-            f.cardinality
-        );
-    }
-    // Cardinalities are checked to fit in u32 before reading (see `check_cardinalities`).
-    Ok(value as u32)
 }
 
 /// Errors if some feature has more ids than the trainer's `u32` ids can hold.
@@ -304,7 +117,7 @@ pub enum Format {
 impl Format {
     /// Csv for names ending in `.csv`, else Tsv.
     pub fn for_path(path: &Path) -> Format {
-        if TableOptions::for_path(path, true, false).delimiter == ',' {
+        if TableOptions::for_path(path, true, false).delimiter == b',' {
             Format::Csv
         } else {
             Format::Tsv
@@ -348,7 +161,11 @@ pub fn load_files(features: &[FeatureSpec], src: &FileSource) -> Result<Dataset>
         (train, valid, CRITEO_DENSE)
     } else {
         let opts = |p: &Path| TableOptions {
-            delimiter: if src.format == Format::Csv { ',' } else { '\t' },
+            delimiter: if src.format == Format::Csv {
+                b','
+            } else {
+                b'\t'
+            },
             ..TableOptions::for_path(p, src.header, src.ignore_extra_columns)
         };
         let train = read_table(path, features, opts(path))?;
@@ -483,53 +300,10 @@ mod tests {
     use super::*;
     use std::io::Write;
 
-    fn specs() -> Vec<FeatureSpec> {
-        ["a", "b"]
-            .iter()
-            .map(|n| FeatureSpec {
-                name: n.to_string(),
-                cardinality: 10,
-            })
-            .collect()
-    }
-
     fn file(text: &str, ext: &str) -> tempfile::NamedTempFile {
         let mut f = tempfile::Builder::new().suffix(ext).tempfile().unwrap();
         f.write_all(text.as_bytes()).unwrap();
         f
-    }
-
-    #[test]
-    fn header_columns_may_come_in_any_order() {
-        let f = file("b,label,a\n3,1,4\n\n9,0,0\n", ".csv");
-        let opts = TableOptions::for_path(f.path(), true, false);
-        let s = read_table(f.path(), &specs(), opts).unwrap();
-        assert_eq!(s.labels, vec![1.0, 0.0]);
-        assert_eq!(s.ids, vec![4, 3, 0, 9]);
-    }
-
-    #[test]
-    fn errors_name_line_column_and_value() {
-        let f = file("1\t3\t10\n", ".tsv");
-        let opts = TableOptions::for_path(f.path(), false, false);
-        let e = read_table(f.path(), &specs(), opts)
-            .unwrap_err()
-            .to_string();
-        assert!(
-            e.ends_with(
-                ":1:5: id 10 of feature 'b' is out of range: expected an integer in [0, 10)"
-            ),
-            "{e}"
-        );
-        let f = file("label\ta\tb\n1\t3\n", ".tsv");
-        let opts = TableOptions::for_path(f.path(), true, false);
-        let e = read_table(f.path(), &specs(), opts)
-            .unwrap_err()
-            .to_string();
-        assert!(
-            e.ends_with(":2: expected 3 fields (as in the header), found 2"),
-            "{e}"
-        );
     }
 
     #[test]

@@ -13,6 +13,7 @@ pub mod raw;
 pub mod source;
 pub mod split;
 pub mod synthetic;
+pub mod table;
 #[cfg(test)]
 mod tests;
 

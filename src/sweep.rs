@@ -349,12 +349,13 @@ pub fn sweep(
 /// Every setting a sweep's runs depend on besides (method, budget, seed), by name: the
 /// schema's content, the data, training and model settings, the planner's options and
 /// quality model, and the embplan version. Results files record them so a resumed sweep
-/// never mixes runs made under different settings.
+/// never mixes runs made under different settings. The schema is identified by a hash of
+/// its canonical TOML, which does not change with embplan's internals.
 pub fn settings(
     schema: &Schema,
     data: &[(&'static str, String)],
     cfg: &SweepConfig,
-) -> BTreeMap<String, String> {
+) -> Result<BTreeMap<String, String>> {
     let t = &cfg.train;
     let m = &t.model;
     let widths = |w: &[usize]| w.iter().map(usize::to_string).collect::<Vec<_>>().join(",");
@@ -365,7 +366,7 @@ pub fn settings(
             format!(
                 "{} #{:016x}",
                 schema.display_name(),
-                crate::source::fnv1a(format!("{schema:?}").as_bytes())
+                crate::source::fnv1a(schema.to_toml()?.as_bytes())
             ),
         ),
         ("epochs", t.epochs.to_string()),
@@ -394,7 +395,7 @@ pub fn settings(
     for (k, v) in data {
         out.insert(format!("data.{k}"), v.clone());
     }
-    out
+    Ok(out)
 }
 
 #[cfg(test)]

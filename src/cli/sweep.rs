@@ -144,7 +144,7 @@ pub fn run(args: &Args) -> Result<ExitCode> {
     };
     let source = args.data.source(args.seed, args.model.threads);
     let data_name = source.describe();
-    let settings = embplan::sweep::settings(&schema, &source.settings(), &cfg);
+    let settings = embplan::sweep::settings(&schema, &source.settings(), &cfg)?;
     let mut results = load_or_start(&args.output, schema.display_name(), &data_name, settings)?;
     let data = source
         .load(&full, Some(&schema))

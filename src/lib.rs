@@ -9,6 +9,7 @@ pub mod calibrate;
 pub mod columnar;
 pub mod cost;
 pub mod export;
+pub mod family;
 pub mod fit;
 pub mod init;
 pub mod memory;

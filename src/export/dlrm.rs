@@ -52,17 +52,26 @@ fn grouped<K: Ord + std::fmt::Display>(items: &[(K, &PlannedFeature)]) -> String
         .join(", ")
 }
 
-impl Exporter for Dlrm {
-    fn export(&self, plan: &Plan) -> Result<Exported> {
-        let mut problems = Vec::new();
-        let full: Vec<&PlannedFeature> = plan
-            .features
-            .iter()
-            .filter(|f| *f.scheme() == Scheme::Full)
-            .collect();
-        let mut qr: Vec<(u64, &PlannedFeature)> = Vec::new();
-        for f in plan.features.iter().filter(|f| *f.scheme() != Scheme::Full) {
+/// The plan's features as DLRM sees them: full ones, qr ones with their m, and the one
+/// table dim D of every expressible feature.
+struct Layout<'a> {
+    full: Vec<&'a PlannedFeature>,
+    qr: Vec<(u64, &'a PlannedFeature)>,
+    dims: Vec<(u32, &'a PlannedFeature)>,
+    /// Whether the qr features concatenate (width 2 × D).
+    concat: bool,
+    /// `--qr-threshold`: the largest full cardinality (0 when none is full).
+    threshold: u64,
+}
+
+impl<'a> Layout<'a> {
+    /// Sorts the features; problems with schemes DLRM has no flag for go to `problems`.
+    fn of(plan: &'a Plan, problems: &mut Vec<String>) -> Layout<'a> {
+        let mut full = Vec::new();
+        let mut qr = Vec::new();
+        for f in &plan.features {
             match f.scheme() {
+                Scheme::Full => full.push(f),
                 Scheme::Qr { m } => qr.push((*m, f)),
                 Scheme::Hot { .. } => problems.push(format!(
                     "feature '{}' uses {}, but DLRM has no rows of their own for frequent ids",
@@ -76,10 +85,33 @@ impl Exporter for Dlrm {
                 )),
             }
         }
+        // Features already disqualified by their scheme are left out, to keep the error short.
+        let dims = plan
+            .features
+            .iter()
+            .filter(|f| matches!(f.scheme(), Scheme::Full | Scheme::Qr { .. }))
+            .map(|f| (f.table_dims()[0], f))
+            .collect();
+        let concat = qr
+            .iter()
+            .any(|(_, f)| f.combiner() == Some(Combiner::Concat));
+        let threshold = full.iter().map(|f| f.cardinality()).max().unwrap_or(0);
+        Layout {
+            full,
+            qr,
+            dims,
+            concat,
+            threshold,
+        }
+    }
+
+    /// What DLRM's one-value-for-all flags cannot express.
+    fn problems(&self, problems: &mut Vec<String>) {
+        let qr = &self.qr;
         if qr.iter().any(|(m, _)| *m != qr[0].0) {
             problems.push(format!(
                 "DLRM has one --qr-collisions for every table, but the qr moduli differ: m = {}",
-                grouped(&qr)
+                grouped(qr)
             ));
         }
         let combiners: Vec<(&str, &PlannedFeature)> = qr
@@ -92,7 +124,7 @@ impl Exporter for Dlrm {
                 grouped(&combiners)
             ));
         }
-        for (m, f) in &qr {
+        for (m, f) in qr {
             if f.cardinality() < *m {
                 problems.push(format!(
                     "feature '{}' has n = {} < m = {m}: DLRM allocates all {m} remainder rows, the plan only {}",
@@ -100,14 +132,13 @@ impl Exporter for Dlrm {
                 ));
             }
         }
-        // Every DLRM table has width D; the plan's concat tables must be split evenly.
-        let mut dims: Vec<(u32, &PlannedFeature)> = Vec::new();
-        // Features already disqualified by their scheme are left out, to keep the error short.
-        let expressible = plan
-            .features
-            .iter()
-            .filter(|f| matches!(f.scheme(), Scheme::Full | Scheme::Qr { .. }));
-        for f in expressible {
+        self.dim_problems(problems);
+        self.threshold_problems(problems);
+    }
+
+    /// Every DLRM table has width D; the plan's concat tables must be split evenly.
+    fn dim_problems(&self, problems: &mut Vec<String>) {
+        for (_, f) in &self.dims {
             let d = f.table_dims()[0];
             if f.table_dims().iter().any(|&x| x != d) {
                 problems.push(format!(
@@ -116,31 +147,33 @@ impl Exporter for Dlrm {
                     f.table_dims()
                 ));
             }
-            dims.push((d, f));
         }
-        if dims.iter().any(|(d, _)| *d != dims[0].0) {
+        if self.dims.iter().any(|(d, _)| *d != self.dims[0].0) {
             problems.push(format!(
                 "DLRM has one --arch-sparse-feature-size, but the table dims differ: {}",
-                grouped(&dims)
+                grouped(&self.dims)
             ));
         }
-        let concat = qr
-            .iter()
-            .any(|(_, f)| f.combiner() == Some(Combiner::Concat));
-        if concat && !full.is_empty() {
+        if self.concat && !self.full.is_empty() {
             problems.push(format!(
                 "with concat DLRM's qr features reach the interaction at 2 x D but full ones at D; full features: {}",
-                names(full.iter().copied())
+                names(self.full.iter().copied())
             ));
         }
-        let threshold = full.iter().map(|f| f.cardinality()).max().unwrap_or(0);
-        let below: Vec<&PlannedFeature> = qr
+    }
+
+    /// DLRM compresses exactly the tables above one threshold.
+    fn threshold_problems(&self, problems: &mut Vec<String>) {
+        let threshold = self.threshold;
+        let below: Vec<&PlannedFeature> = self
+            .qr
             .iter()
             .map(|(_, f)| *f)
             .filter(|f| f.cardinality() <= threshold)
             .collect();
         if !below.is_empty() {
-            let widest = full
+            let widest = self
+                .full
                 .iter()
                 .find(|f| f.cardinality() == threshold)
                 .map_or(String::new(), |f| f.name().to_string());
@@ -149,36 +182,48 @@ impl Exporter for Dlrm {
                 names(below)
             ));
         }
-        if !problems.is_empty() {
-            bail!(
-                "the plan cannot be expressed as dlrm_s_pytorch.py flags:\n  - {}",
-                problems.join("\n  - ")
-            );
-        }
+    }
 
+    /// The flags, on one line.
+    fn flags(&self, plan: &Plan) -> String {
         let sizes: Vec<String> = plan
             .features
             .iter()
             .map(|f| f.cardinality().to_string())
             .collect();
-        let d = dims.first().map_or(0, |(d, _)| *d);
+        let d = self.dim();
         let mut text = format!(
             "--arch-embedding-size={} --arch-sparse-feature-size={d}",
             sizes.join("-")
         );
-        let mut warnings = vec![
-            "with --data-generation=dataset DLRM takes table sizes from the data's counts, not --arch-embedding-size: they must equal the plan's cardinalities, in the plan's feature order".to_string(),
-        ];
-        if let Some((m, f)) = qr.first() {
+        if let Some((m, f)) = self.qr.first() {
             let op = f.combiner().map_or("mult", Combiner::name);
             let _ = write!(
                 text,
-                " --qr-flag --qr-operation {op} --qr-collisions {m} --qr-threshold {threshold}"
+                " --qr-flag --qr-operation {op} --qr-collisions {m} --qr-threshold {}",
+                self.threshold
             );
+        }
+        text.push('\n');
+        text
+    }
+
+    /// The one table dim D.
+    fn dim(&self) -> u32 {
+        self.dims.first().map_or(0, |(d, _)| *d)
+    }
+
+    /// What the flags do differently from the plan, for the user to know.
+    fn warnings(&self, plan: &Plan) -> Vec<String> {
+        let d = self.dim();
+        let mut warnings = vec![
+            "with --data-generation=dataset DLRM takes table sizes from the data's counts, not --arch-embedding-size: they must equal the plan's cardinalities, in the plan's feature order".to_string(),
+        ];
+        if !self.qr.is_empty() {
             warnings.push(
                 "DLRM initialises both qr tables with U(sqrt(1/n), 1), not embplan's scale-matched init (with add, users saw the loss diverge: dlrm issue #326)".to_string(),
             );
-            if concat {
+            if self.concat {
                 warnings.push(format!(
                     "with concat every feature reaches the interaction at 2 x {d} = {}: end the bottom MLP at {} (--arch-mlp-bot=...-{}); DLRM concatenates quotient then remainder",
                     2 * d,
@@ -186,7 +231,8 @@ impl Exporter for Dlrm {
                     2 * d
                 ));
             }
-            let large: Vec<&PlannedFeature> = qr
+            let large: Vec<&PlannedFeature> = self
+                .qr
                 .iter()
                 .map(|(_, f)| *f)
                 .filter(|f| f.cardinality() > F32_EXACT_IDS)
@@ -204,7 +250,24 @@ impl Exporter for Dlrm {
                 plan.dtype
             ));
         }
-        text.push('\n');
-        Ok(Exported { text, warnings })
+        warnings
+    }
+}
+
+impl Exporter for Dlrm {
+    fn export(&self, plan: &Plan) -> Result<Exported> {
+        let mut problems = Vec::new();
+        let layout = Layout::of(plan, &mut problems);
+        layout.problems(&mut problems);
+        if !problems.is_empty() {
+            bail!(
+                "the plan cannot be expressed as dlrm_s_pytorch.py flags:\n  - {}",
+                problems.join("\n  - ")
+            );
+        }
+        Ok(Exported {
+            text: layout.flags(plan),
+            warnings: layout.warnings(plan),
+        })
     }
 }

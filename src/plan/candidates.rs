@@ -289,41 +289,11 @@ pub fn evaluate(
             space.dim_multiple
         );
     }
-    let full_params = n as f64 * f64::from(feature.dim);
-    let full = Cost::of_table(n, feature.dim, dtype, optimizer).ok();
-    // Table dims per (tables, combiner), computed once per feature.
-    let multi_table: Vec<Option<Combiner>> = space.combiners.iter().map(|&c| Some(c)).collect();
-    let one_table = [None];
-    // Hot ids keep their own full-dim vectors only when the tables' rows are added or
-    // multiplied (with concat they would own one table's share of the dims).
-    let hot_combiners: Vec<Option<Combiner>> = multi_table
-        .iter()
-        .copied()
-        .filter(|c| *c != Some(Combiner::Concat))
-        .collect();
-    let dims_table: Vec<(u8, Option<Combiner>, Option<Vec<u32>>)> = (1..=4u8)
-        .flat_map(|k| {
-            let combiners = if k == 1 {
-                vec![None]
-            } else {
-                multi_table.clone()
-            };
-            combiners.into_iter().map(move |c| {
-                let key = CandidateKey {
-                    hot: 0,
-                    family: None,
-                    tables: k,
-                    combiner: c,
-                    param: 0,
-                };
-                (k, c, key.table_dims(feature.dim, multiple))
-            })
-        })
-        .collect();
+    let pricing = Pricing::new(feature, space, model, dtype, optimizer);
     let mut out = Vec::new();
     for (scheme_key, coverage) in all_keys(feature, space) {
         let Some(family) = scheme_key.family else {
-            if let Some(full) = full {
+            if let Some(full) = pricing.full {
                 out.push(Candidate {
                     key: scheme_key,
                     bytes: full.bytes,
@@ -335,57 +305,14 @@ pub fn evaluate(
         // One scheme, its rows computed once ([`Scheme::table_rows`], the one definition),
         // then every combiner.
         let rows = scheme_key.scheme(n).table_rows(n);
-        let choices = if rows.len() == 1 {
-            &one_table[..]
-        } else if scheme_key.hot > 0 {
-            &hot_combiners[..]
-        } else {
-            &multi_table[..]
-        };
-        for &combiner in choices {
+        for &combiner in pricing.combiners(rows.len(), scheme_key.hot) {
             let key = CandidateKey {
                 combiner,
                 ..scheme_key
             };
-            let dims = dims_table
-                .iter()
-                .find(|(k, c, _)| *k == key.tables && *c == combiner)
-                .and_then(|(_, _, d)| d.as_deref());
-            let Some(dims) = dims else {
-                continue;
-            };
-            let cost = rows
-                .iter()
-                .zip(dims)
-                .try_fold(Cost::default(), |acc, (&r, &d)| {
-                    acc.checked_add(Cost::of_table(r, d, dtype, optimizer)?)
-                });
-            let Ok(cost) = cost else { continue };
-            if full.is_some_and(|f| cost.bytes >= f.bytes || cost.params >= f.params) {
-                continue;
+            if let Some(c) = pricing.candidate(key, family, &rows, coverage)? {
+                out.push(c);
             }
-            if space.only_measured && !model.is_measured(family, combiner)? {
-                continue;
-            }
-            let coefficients = model.coefficients(family, combiner)?;
-            // Hot ids keep their own rows: only the tail's share of the traffic pays the
-            // tail scheme's predicted loss, at the tail's own compression.
-            let hot_params = scheme_key.hot as f64 * f64::from(feature.dim);
-            let loss = (1.0 - coverage)
-                * model.predict(
-                    feature.weight,
-                    full_params - hot_params,
-                    coefficients,
-                    cost.params
-                        .saturating_sub(scheme_key.hot * u64::from(feature.dim)),
-                    rows.len(),
-                );
-            let loss = to_fixed(loss).with_context(|| format!("feature '{}'", feature.name))?;
-            out.push(Candidate {
-                key,
-                bytes: cost.bytes,
-                loss,
-            });
         }
     }
     if out.is_empty() {
@@ -396,6 +323,140 @@ pub fn evaluate(
         );
     }
     Ok(out)
+}
+
+/// What pricing a feature's candidates needs, computed once per feature.
+struct Pricing<'a> {
+    feature: &'a Feature,
+    space: &'a SearchSpace,
+    model: &'a QualityModel,
+    dtype: Dtype,
+    optimizer: Optimizer,
+    /// The full table's cost; `None` beyond 64-bit byte counts.
+    full: Option<Cost>,
+    /// The allowed combiners of multi-table schemes.
+    multi_table: Vec<Option<Combiner>>,
+    /// Those of hot schemes: hot ids keep their own full-dim vectors only when the tables'
+    /// rows are added or multiplied (with concat they would own one table's share of dims).
+    hot: Vec<Option<Combiner>>,
+    /// Table dims per (tables, combiner); `None` where concat cannot split the dim.
+    dims: Vec<(u8, Option<Combiner>, Option<Vec<u32>>)>,
+}
+
+impl<'a> Pricing<'a> {
+    fn new(
+        feature: &'a Feature,
+        space: &'a SearchSpace,
+        model: &'a QualityModel,
+        dtype: Dtype,
+        optimizer: Optimizer,
+    ) -> Pricing<'a> {
+        let multiple = space.dim_multiple.max(1);
+        let multi_table: Vec<Option<Combiner>> = space.combiners.iter().map(|&c| Some(c)).collect();
+        let hot = multi_table
+            .iter()
+            .copied()
+            .filter(|c| *c != Some(Combiner::Concat))
+            .collect();
+        let dims = (1..=4u8)
+            .flat_map(|k| {
+                let combiners = if k == 1 {
+                    vec![None]
+                } else {
+                    multi_table.clone()
+                };
+                combiners.into_iter().map(move |c| {
+                    let key = CandidateKey {
+                        hot: 0,
+                        family: None,
+                        tables: k,
+                        combiner: c,
+                        param: 0,
+                    };
+                    (k, c, key.table_dims(feature.dim, multiple))
+                })
+            })
+            .collect();
+        Pricing {
+            feature,
+            space,
+            model,
+            dtype,
+            optimizer,
+            full: Cost::of_table(feature.cardinality, feature.dim, dtype, optimizer).ok(),
+            multi_table,
+            hot,
+            dims,
+        }
+    }
+
+    /// The combiners to try for a scheme of `tables` tables with `hot` hot ids.
+    fn combiners(&self, tables: usize, hot: u64) -> &[Option<Combiner>] {
+        if tables == 1 {
+            &[None]
+        } else if hot > 0 {
+            &self.hot
+        } else {
+            &self.multi_table
+        }
+    }
+
+    /// The candidate `key` with these table rows, or `None` when concat cannot split the dim,
+    /// the bytes overflow, it is no smaller than the full table, or its pair is unmeasured
+    /// and only measured pairs are allowed.
+    fn candidate(
+        &self,
+        key: CandidateKey,
+        family: Family,
+        rows: &[u64],
+        coverage: f64,
+    ) -> Result<Option<Candidate>> {
+        let combiner = key.combiner;
+        let dims = self
+            .dims
+            .iter()
+            .find(|(k, c, _)| *k == key.tables && *c == combiner)
+            .and_then(|(_, _, d)| d.as_deref());
+        let Some(dims) = dims else {
+            return Ok(None);
+        };
+        let cost = rows
+            .iter()
+            .zip(dims)
+            .try_fold(Cost::default(), |acc, (&r, &d)| {
+                acc.checked_add(Cost::of_table(r, d, self.dtype, self.optimizer)?)
+            });
+        let Ok(cost) = cost else { return Ok(None) };
+        if self
+            .full
+            .is_some_and(|f| cost.bytes >= f.bytes || cost.params >= f.params)
+        {
+            return Ok(None);
+        }
+        if self.space.only_measured && !self.model.is_measured(family, combiner)? {
+            return Ok(None);
+        }
+        let coefficients = self.model.coefficients(family, combiner)?;
+        // Hot ids keep their own rows: only the tail's share of the traffic pays the tail
+        // scheme's predicted loss, at the tail's own compression.
+        let f = self.feature;
+        let full_params = f.cardinality as f64 * f64::from(f.dim);
+        let hot_params = key.hot as f64 * f64::from(f.dim);
+        let loss = (1.0 - coverage)
+            * self.model.predict(
+                f.weight,
+                full_params - hot_params,
+                coefficients,
+                cost.params.saturating_sub(key.hot * u64::from(f.dim)),
+                rows.len(),
+            );
+        let loss = to_fixed(loss).with_context(|| format!("feature '{}'", f.name))?;
+        Ok(Some(Candidate {
+            key,
+            bytes: cost.bytes,
+            loss,
+        }))
+    }
 }
 
 /// The Pareto front: sorted by bytes, each point strictly lower in loss than the one before.
@@ -447,120 +508,8 @@ pub fn lower_hull_indices(front: &[Candidate]) -> Vec<usize> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::proof::prove;
-
-    fn feature(n: u64, dim: u32) -> Feature {
-        Feature {
-            name: "f".into(),
-            cardinality: n,
-            dim,
-            weight: 1.0,
-            zipf: None,
-            profile: None,
-        }
-    }
-
-    #[test]
-    fn grid_is_geometric_and_inclusive() {
-        assert_eq!(geometric_grid(2, 2, 4), vec![2]);
-        assert!(geometric_grid(3, 2, 4).is_empty());
-        let g = geometric_grid(2, 3162, 8);
-        assert_eq!((g[0], *g.last().unwrap()), (2, 3162));
-        assert!(g.windows(2).all(|w| w[0] < w[1]));
-        assert!(g.len() > 60 && g.len() < 100, "{}", g.len());
-    }
-
-    #[test]
-    fn crt_moduli_are_coprime_and_cover_n() {
-        for n in [2u64, 10, 1000, 10_131_227, u64::MAX] {
-            for k in [2usize, 3] {
-                for c in geometric_grid(2, iroot(n, k as u32), 4) {
-                    let m = crt_moduli(n, k, c);
-                    assert_eq!(m.len(), k);
-                    let s = Scheme::Crt { moduli: m.clone() };
-                    assert!(prove(&s, n).unwrap().complementary, "{n} {k} {m:?}");
-                }
-            }
-        }
-    }
-
-    #[test]
-    fn every_candidate_is_complementary_and_smaller_than_full() {
-        let space = SearchSpace::default();
-        let model = QualityModel::default();
-        for n in [1u64, 2, 3, 5, 100, 1460, 10_131_227] {
-            let f = feature(n, 16);
-            let cands = evaluate(&f, &space, &model, Dtype::F32, Optimizer::Adagrad).unwrap();
-            let full = Cost::of_table(n, 16, Dtype::F32, Optimizer::Adagrad).unwrap();
-            for c in &cands {
-                let s = c.key.scheme(n);
-                assert!(prove(&s, n).unwrap().complementary, "{}", s.describe());
-                assert!(c.bytes <= full.bytes);
-            }
-        }
-        // n = 1: only the full table.
-        let one = evaluate(
-            &feature(1, 16),
-            &space,
-            &model,
-            Dtype::F32,
-            Optimizer::Adagrad,
-        );
-        assert_eq!(one.unwrap().len(), 1);
-    }
-
-    #[test]
-    fn hull_is_convex_and_starts_cheapest() {
-        let f = feature(10_131_227, 16);
-        let cands = evaluate(
-            &f,
-            &SearchSpace::default(),
-            &QualityModel::default(),
-            Dtype::F32,
-            Optimizer::Adagrad,
-        )
-        .unwrap();
-        let cheapest = cands.iter().map(|c| c.bytes).min().unwrap();
-        let front = pareto(cands);
-        assert!(
-            front
-                .windows(2)
-                .all(|w| w[0].bytes < w[1].bytes && w[0].loss > w[1].loss)
-        );
-        let hull = lower_hull(&front);
-        assert_eq!(hull[0].bytes, cheapest);
-        assert_eq!(hull.last().unwrap().key, CandidateKey::FULL);
-        for w in hull.windows(3) {
-            assert_eq!(
-                steeper(&w[0], &w[1], &w[1], &w[2]),
-                std::cmp::Ordering::Greater
-            );
-        }
-    }
-
-    #[test]
-    fn dim_multiple_restricts_concat() {
-        let space = SearchSpace {
-            families: vec![Family::MixedRadix],
-            combiners: vec![Combiner::Concat],
-            dim_multiple: 4,
-            hot: true,
-            only_measured: false,
-        };
-        let cands = evaluate(
-            &feature(1_000_000, 8),
-            &space,
-            &QualityModel::default(),
-            Dtype::F32,
-            Optimizer::None,
-        )
-        .unwrap();
-        // dim 8 in units of 4 splits into at most 2 tables: no 3- or 4-table concat.
-        assert_eq!(cands.len(), 1);
-    }
-}
+#[path = "candidates_tests.rs"]
+mod tests;
 
 #[cfg(test)]
 #[path = "candidates_hot_tests.rs"]

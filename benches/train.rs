@@ -230,6 +230,8 @@ fn run_peer(cmd: &[String], choice: &str) -> Result<Figures> {
     })
 }
 
+// The benchmark's script, in order: setup, peer runs, embplan runs, the table.
+#[allow(clippy::too_many_lines)]
 fn main() -> Result<()> {
     // `cargo bench` passes --bench; any other argument filters nothing here.
     let prefix = std::env::var("EMBPLAN_BENCH_DATA")

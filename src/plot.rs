@@ -10,6 +10,7 @@ use std::sync::Once;
 
 use anyhow::{Context, Result, anyhow, bail};
 use plotters::coord::Shift;
+use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 
 use crate::plan::Plan;
@@ -134,17 +135,7 @@ where
     if points.is_empty() {
         bail!("the results hold no runs to plot");
     }
-    let min_b = points.iter().map(|p| p.bytes).fold(f64::INFINITY, f64::min);
-    let max_b = points.iter().map(|p| p.bytes).fold(0.0, f64::max);
-    let min_l = points.iter().map(|p| p.low).fold(f64::INFINITY, f64::min);
-    let max_l = points
-        .iter()
-        .map(|p| p.high)
-        .fold(f64::NEG_INFINITY, f64::max);
-    let pad = ((max_l - min_l) * 0.08).max(1e-3);
-    // The x axis is log2(bytes) on a linear scale, so ticks land on powers of two and
-    // read as whole IEC sizes (4 MiB, 8 MiB, …).
-    let (x_lo, x_hi) = ((min_b.log2() - 0.5).floor(), (max_b.log2() + 0.5).ceil());
+    let (x_lo, x_hi, y_range) = extent(&points);
     let title = format!(
         "Memory vs validation log-loss — schema {}, data {}",
         results.schema, results.data
@@ -154,7 +145,7 @@ where
         .margin(16)
         .x_label_area_size(48)
         .y_label_area_size(72)
-        .build_cartesian_2d(x_lo..x_hi, (min_l - pad)..(max_l + pad))
+        .build_cartesian_2d(x_lo..x_hi, y_range)
         .map_err(err)?;
     chart
         .configure_mesh()
@@ -180,29 +171,7 @@ where
         .enumerate()
         .filter(|(_, (m, _))| **m != Method::Full)
     {
-        let color = PALETTE[i % PALETTE.len()];
-        let line = ShapeStyle::from(&color).stroke_width(2);
-        chart
-            .draw_series(LineSeries::new(
-                pts.iter().map(|p| (p.bytes.log2(), p.loss)),
-                line,
-            ))
-            .map_err(err)?
-            .label(method.name())
-            .legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], line));
-        chart
-            .draw_series(
-                pts.iter()
-                    .map(|p| Circle::new((p.bytes.log2(), p.loss), 4, color.filled())),
-            )
-            .map_err(err)?;
-        chart
-            .draw_series(
-                pts.iter().filter(|p| p.high > p.low).map(|p| {
-                    ErrorBar::new_vertical(p.bytes.log2(), p.low, p.loss, p.high, color, 8)
-                }),
-            )
-            .map_err(err)?;
+        draw_method(&mut chart, &method.name(), pts, PALETTE[i % PALETTE.len()])?;
     }
     let frontier = pareto_frontier(&points);
     let dashed = ShapeStyle::from(&BLACK).stroke_width(1);
@@ -225,6 +194,61 @@ where
         .map_err(err)?;
     area.present().map_err(err)?;
     Ok(())
+}
+
+/// A chart over (log2 bytes, loss).
+type Chart<'a, DB> = ChartContext<'a, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
+
+/// One method's line, points and spread bars over repeats, with its legend entry.
+fn draw_method<DB: DrawingBackend>(
+    chart: &mut Chart<'_, DB>,
+    name: &str,
+    pts: &[SeriesPoint],
+    color: RGBColor,
+) -> Result<()>
+where
+    DB::ErrorType: 'static,
+{
+    let err = |e: DrawingAreaErrorKind<DB::ErrorType>| anyhow!("drawing failed: {e:?}");
+    let line = ShapeStyle::from(&color).stroke_width(2);
+    chart
+        .draw_series(LineSeries::new(
+            pts.iter().map(|p| (p.bytes.log2(), p.loss)),
+            line,
+        ))
+        .map_err(err)?
+        .label(name)
+        .legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], line));
+    chart
+        .draw_series(
+            pts.iter()
+                .map(|p| Circle::new((p.bytes.log2(), p.loss), 4, color.filled())),
+        )
+        .map_err(err)?;
+    chart
+        .draw_series(
+            pts.iter()
+                .filter(|p| p.high > p.low)
+                .map(|p| ErrorBar::new_vertical(p.bytes.log2(), p.low, p.loss, p.high, color, 8)),
+        )
+        .map_err(err)?;
+    Ok(())
+}
+
+/// The chart's x range (log2 bytes, whole powers of two around the points) and its y range
+/// (every point's spread, padded 8%). The x axis is log2(bytes) on a linear scale, so ticks
+/// land on powers of two and read as whole IEC sizes (4 MiB, 8 MiB, …).
+fn extent(points: &[SeriesPoint]) -> (f64, f64, std::ops::Range<f64>) {
+    let min_b = points.iter().map(|p| p.bytes).fold(f64::INFINITY, f64::min);
+    let max_b = points.iter().map(|p| p.bytes).fold(0.0, f64::max);
+    let min_l = points.iter().map(|p| p.low).fold(f64::INFINITY, f64::min);
+    let max_l = points
+        .iter()
+        .map(|p| p.high)
+        .fold(f64::NEG_INFINITY, f64::max);
+    let pad = ((max_l - min_l) * 0.08).max(1e-3);
+    let (x_lo, x_hi) = ((min_b.log2() - 0.5).floor(), (max_b.log2() + 0.5).ceil());
+    (x_lo, x_hi, (min_l - pad)..(max_l + pad))
 }
 
 /// An axis label for log2(bytes) = x: a whole IEC size at powers of two, else blank.

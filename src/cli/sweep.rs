@@ -157,19 +157,7 @@ pub fn run(args: &Args) -> Result<ExitCode> {
     if let Some(path) = &args.plot {
         embplan::plot::plot_results(&results, path)?;
     }
-    let mut out = std::io::stdout().lock();
-    if args.json {
-        let json = serde_json::json!({
-            "results": args.output.display().to_string(),
-            "runs": results.runs.len(),
-            "summary": summary_rows(&results),
-            "headline": headline(&results),
-        });
-        writeln!(out, "{}", serde_json::to_string_pretty(&json)?)?;
-    } else {
-        writeln!(out, "{}", summary_table(&results))?;
-        writeln!(out, "{}", headline(&results))?;
-    }
+    print_results(args, &results)?;
     crate::cli::say!(
         "wrote {} ({} runs)",
         args.output.display(),
@@ -179,6 +167,24 @@ pub fn run(args: &Args) -> Result<ExitCode> {
         crate::cli::say!("wrote {}", path.display());
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The summary table and headline (or their `--json` form) on stdout.
+fn print_results(args: &Args, results: &Results) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        let json = serde_json::json!({
+            "results": args.output.display().to_string(),
+            "runs": results.runs.len(),
+            "summary": summary_rows(results),
+            "headline": headline(results),
+        });
+        writeln!(out, "{}", serde_json::to_string_pretty(&json)?)?;
+    } else {
+        writeln!(out, "{}", summary_table(results))?;
+        writeln!(out, "{}", headline(results))?;
+    }
+    Ok(())
 }
 
 /// The existing results (to resume), or a new set; refuses to mix schemas or data.

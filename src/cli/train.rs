@@ -180,6 +180,11 @@ fn render(out: &mut impl Write, r: &TrainReport) -> Result<()> {
     }
     align_right(&mut table, &[0, 1, 2, 3, 4, 5, 6, 7]);
     writeln!(out, "{table}")?;
+    render_notes(out, r)
+}
+
+/// The lines under the epoch table: best epoch, data, baselines and allocated bytes.
+fn render_notes(out: &mut impl Write, r: &TrainReport) -> Result<()> {
     let stop = if r.stopped_early {
         format!(
             "; stopped early after epoch {} (--patience {})",

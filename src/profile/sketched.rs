@@ -24,7 +24,9 @@ use super::counts::Tally;
 use super::input::Input;
 use super::scan;
 use super::sketch::{Hll, SpaceSaving, hash64};
-use super::stats::{FeatureProfile, coverage_curve, miller_madow_bias};
+use super::stats::{
+    FeatureProfile, binary_entropy, coverage_curve, entropy_term, miller_madow_bias,
+};
 use super::value::{self, Value};
 use super::{Options, Profile, ProfiledFeature, describe_files};
 
@@ -162,50 +164,8 @@ fn feature(
         .iter()
         .take_while(|x| x.2.saturating_mul(10) <= x.1.count)
         .collect();
-    let head_rows: u64 = reliable
-        .iter()
-        .map(|h| h.1.count - h.2)
-        .sum::<u64>()
-        .min(rows);
-    let tail_rows = rows - head_rows;
-    let tail_values = distinct
-        .saturating_sub(reliable.len() as u64)
-        .max(u64::from(tail_rows > 0));
     let share = |c: u64| c as f64 / rows as f64;
-    let h = |p: f64| if p > 0.0 { -p * p.log2() } else { 0.0 };
-    let tail_entropy = if tail_rows > 0 {
-        share(tail_rows) * (tail_values as f64 * rows as f64 / tail_rows as f64).log2()
-    } else {
-        0.0
-    };
-    let entropy_bits = reliable
-        .iter()
-        .map(|x| h(share(x.1.count - x.2)))
-        .sum::<f64>()
-        + tail_entropy;
-    let binary = |k: u64, n: u64| {
-        if n == 0 {
-            0.0
-        } else {
-            h(k as f64 / n as f64) + h((n - k.min(n)) as f64 / n as f64)
-        }
-    };
-    let head_positives: u64 = reliable
-        .iter()
-        .map(|x| x.1.positives.saturating_sub(x.2))
-        .sum::<u64>()
-        .min(positives);
-    let conditional = reliable
-        .iter()
-        .map(|x| {
-            share(x.1.count - x.2)
-                * binary(
-                    x.1.positives.saturating_sub(x.2).min(x.1.count - x.2),
-                    x.1.count - x.2,
-                )
-        })
-        .sum::<f64>()
-        + share(tail_rows) * binary((positives - head_positives).min(tail_rows), tail_rows);
+    let (entropy_bits, conditional) = information(&reliable, distinct, rows, positives);
     let kept_values: Vec<(Value, Tally)> = head
         .iter()
         .filter(|x| x.1.count.saturating_sub(x.2) >= min_count)
@@ -229,7 +189,7 @@ fn feature(
         singletons: distinct.saturating_sub(twice),
         coverage: coverage_curve(reliable.iter().map(|x| x.1.count - x.2), rows, false),
         entropy_bits,
-        label_information_bits: (binary(positives, rows) - conditional).max(0.0),
+        label_information_bits: (binary_entropy(positives, rows) - conditional).max(0.0),
         label_information_bias_bits: miller_madow_bias(reliable.len() as u64 + 1, rows),
         positive_rate: share(positives),
         kept,
@@ -244,4 +204,48 @@ fn feature(
         profile,
         ranked: kept_values,
     }
+}
+
+/// The feature's entropy and the label's conditional entropy given it, in bits, from the
+/// reliable head (counts less their error) and a tail spread evenly over the other values.
+fn information(
+    reliable: &[&(Value, Tally, u64)],
+    distinct: u64,
+    rows: u64,
+    positives: u64,
+) -> (f64, f64) {
+    let head_rows: u64 = reliable
+        .iter()
+        .map(|h| h.1.count - h.2)
+        .sum::<u64>()
+        .min(rows);
+    let tail_rows = rows - head_rows;
+    let tail_values = distinct
+        .saturating_sub(reliable.len() as u64)
+        .max(u64::from(tail_rows > 0));
+    let share = |c: u64| c as f64 / rows as f64;
+    let tail_entropy = if tail_rows > 0 {
+        share(tail_rows) * (tail_values as f64 * rows as f64 / tail_rows as f64).log2()
+    } else {
+        0.0
+    };
+    let entropy_bits = reliable
+        .iter()
+        .map(|x| entropy_term(x.1.count - x.2, rows))
+        .sum::<f64>()
+        + tail_entropy;
+    let head_positives: u64 = reliable
+        .iter()
+        .map(|x| x.1.positives.saturating_sub(x.2))
+        .sum::<u64>()
+        .min(positives);
+    let conditional = reliable
+        .iter()
+        .map(|x| {
+            let n = x.1.count - x.2;
+            share(n) * binary_entropy(x.1.positives.saturating_sub(x.2).min(n), n)
+        })
+        .sum::<f64>()
+        + share(tail_rows) * binary_entropy((positives - head_positives).min(tail_rows), tail_rows);
+    (entropy_bits, conditional)
 }

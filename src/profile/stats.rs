@@ -55,7 +55,8 @@ pub struct FeatureProfile {
     pub count_error: Option<u64>,
 }
 
-fn entropy_term(count: u64, total: u64) -> f64 {
+/// −p log2 p of a share p = count / total, in bits (0 for an empty share).
+pub(super) fn entropy_term(count: u64, total: u64) -> f64 {
     if count == 0 || total == 0 {
         return 0.0;
     }
@@ -63,8 +64,8 @@ fn entropy_term(count: u64, total: u64) -> f64 {
     -p * p.log2()
 }
 
-/// Binary entropy of `k` positives out of `n`, in bits.
-fn binary_entropy(k: u64, n: u64) -> f64 {
+/// Binary entropy of `k` positives out of `n`, in bits (k ≤ n).
+pub(super) fn binary_entropy(k: u64, n: u64) -> f64 {
     entropy_term(k, n) + entropy_term(n - k, n)
 }
 

@@ -305,6 +305,108 @@ pub fn train_observed(
     pool.install(|| run(plan, data, cfg, observer))
 }
 
+/// The state of the passes over the training set: the shuffled order (one seeded shuffle
+/// per epoch), one batch's buffers, and the epoch's logits for the training metrics.
+struct Pass {
+    n: usize,
+    /// Buffers hold one batch, and no batch is larger than the training set.
+    batch_cap: usize,
+    steps: usize,
+    order: Vec<u32>,
+    rng: Xoshiro256PlusPlus,
+    logits: Vec<f32>,
+    labels: Vec<f32>,
+    identity: Vec<u32>,
+    batch: Split,
+}
+
+impl Pass {
+    fn new(n: usize, cfg: &TrainConfig) -> Pass {
+        let batch_cap = cfg.batch.min(n);
+        Pass {
+            n,
+            batch_cap,
+            steps: n.div_ceil(batch_cap),
+            order: (0..n).map(|i| i as u32).collect(),
+            rng: Xoshiro256PlusPlus::seed_from_u64(synthetic::derive_seed(cfg.seed, 1 << 40)),
+            logits: vec![0f32; n],
+            labels: vec![0f32; n],
+            identity: (0..batch_cap).map(|i| i as u32).collect(),
+            batch: Split::default(),
+        }
+    }
+
+    /// One epoch: shuffle, train every batch, evaluate on validation.
+    fn epoch(
+        &mut self,
+        epoch: usize,
+        model: &mut Model,
+        stepper: &mut model::Stepper,
+        data: &Dataset,
+        cfg: &TrainConfig,
+        observer: &mut (dyn Observer + Send),
+    ) -> Result<EpochReport> {
+        let (n, steps) = (self.n, self.steps);
+        for i in (1..n).rev() {
+            let j = self.rng.random_range(0..=i);
+            self.order.swap(i, j);
+        }
+        let mut step_seconds = Vec::with_capacity(steps);
+        let start = Instant::now();
+        for step in 0..steps {
+            let step_start = Instant::now();
+            let lo = step * self.batch_cap;
+            let hi = (lo + self.batch_cap).min(n);
+            // A tight copy loop overlaps the batch's cache misses; the model then reads the
+            // examples in order (reading them in shuffled order cost 16% of a step).
+            data.train.gather_into(
+                &self.order[lo..hi],
+                data.n_features,
+                data.n_dense,
+                &mut self.batch,
+            );
+            self.labels[lo..hi].copy_from_slice(&self.batch.labels);
+            let loss = stepper.compute(
+                model,
+                &self.batch,
+                &self.identity[..hi - lo],
+                &mut self.logits[lo..hi],
+            );
+            if !loss.is_finite() {
+                bail!(
+                    "training diverged: the loss became {} at epoch {epoch}, step {} of {steps}; try a lower learning rate than {}",
+                    if loss.is_nan() { "NaN" } else { "infinite" },
+                    step + 1,
+                    show_lr(cfg.lr)
+                );
+            }
+            stepper.apply(model, cfg.lr);
+            step_seconds.push(step_start.elapsed().as_secs_f64());
+            observer.step(epoch, step + 1, steps);
+        }
+        let train_seconds = start.elapsed().as_secs_f64();
+        let start = Instant::now();
+        let valid_logits = model.predict(&data.valid);
+        let valid = Metrics::from_logits(&valid_logits, &data.valid.labels);
+        if !valid.logloss.is_finite() {
+            bail!(
+                "training diverged: the validation loss became {} after epoch {epoch}; try a lower learning rate than {}",
+                valid.logloss,
+                show_lr(cfg.lr)
+            );
+        }
+        Ok(EpochReport {
+            epoch,
+            train: Metrics::from_logits(&self.logits, &self.labels),
+            valid,
+            examples_per_s: n as f64 / train_seconds.max(1e-9),
+            examples_per_s_median_step: self.batch_cap as f64 / median(&mut step_seconds),
+            train_seconds,
+            eval_seconds: start.elapsed().as_secs_f64(),
+        })
+    }
+}
+
 fn run(
     plan: &Plan,
     data: &Dataset,
@@ -315,66 +417,11 @@ fn run(
     let mut model = Model::new(plan, data.n_dense, &cfg.model, cfg.seed)?;
     let allocated = allocated_bytes(plan, &model, cfg.model.optimizer)?;
     let n = data.train.len();
-    // Buffers hold one batch, and no batch is larger than the training set.
-    let batch_cap = cfg.batch.min(n);
-    let mut stepper = model::Stepper::new(&model, batch_cap);
-    let steps = n.div_ceil(batch_cap);
-    let mut order: Vec<u32> = (0..n).map(|i| i as u32).collect();
-    let mut rng = Xoshiro256PlusPlus::seed_from_u64(synthetic::derive_seed(cfg.seed, 1 << 40));
-    let mut logits = vec![0f32; n];
-    let mut labels = vec![0f32; n];
-    let identity: Vec<u32> = (0..batch_cap).map(|i| i as u32).collect();
-    let mut batch = Split::default();
+    let mut pass = Pass::new(n, cfg);
+    let mut stepper = model::Stepper::new(&model, pass.batch_cap);
     let mut epochs = Vec::new();
     for epoch in 1..=cfg.epochs {
-        for i in (1..n).rev() {
-            let j = rng.random_range(0..=i);
-            order.swap(i, j);
-        }
-        let mut step_seconds = Vec::with_capacity(steps);
-        let start = Instant::now();
-        for step in 0..steps {
-            let step_start = Instant::now();
-            let lo = step * batch_cap;
-            let hi = (lo + batch_cap).min(n);
-            // A tight copy loop overlaps the batch's cache misses; the model then reads the
-            // examples in order (reading them in shuffled order cost 16% of a step).
-            data.train
-                .gather_into(&order[lo..hi], data.n_features, data.n_dense, &mut batch);
-            labels[lo..hi].copy_from_slice(&batch.labels);
-            let loss = stepper.compute(&model, &batch, &identity[..hi - lo], &mut logits[lo..hi]);
-            if !loss.is_finite() {
-                bail!(
-                    "training diverged: the loss became {} at epoch {epoch}, step {} of {steps}; try a lower learning rate than {}",
-                    if loss.is_nan() { "NaN" } else { "infinite" },
-                    step + 1,
-                    show_lr(cfg.lr)
-                );
-            }
-            stepper.apply(&mut model, cfg.lr);
-            step_seconds.push(step_start.elapsed().as_secs_f64());
-            observer.step(epoch, step + 1, steps);
-        }
-        let train_seconds = start.elapsed().as_secs_f64();
-        let start = Instant::now();
-        let valid_logits = model.predict(&data.valid);
-        let valid = Metrics::from_logits(&valid_logits, &data.valid.labels);
-        let report = EpochReport {
-            epoch,
-            train: Metrics::from_logits(&logits, &labels),
-            valid,
-            examples_per_s: n as f64 / train_seconds.max(1e-9),
-            examples_per_s_median_step: batch_cap as f64 / median(&mut step_seconds),
-            train_seconds,
-            eval_seconds: start.elapsed().as_secs_f64(),
-        };
-        if !valid.logloss.is_finite() {
-            bail!(
-                "training diverged: the validation loss became {} after epoch {epoch}; try a lower learning rate than {}",
-                valid.logloss,
-                show_lr(cfg.lr)
-            );
-        }
+        let report = pass.epoch(epoch, &mut model, &mut stepper, data, cfg, observer)?;
         observer.epoch(&report);
         epochs.push(report);
         if cfg

@@ -160,6 +160,7 @@ fn help_snapshots() {
 
 /// Each bad input: the file text, the command tail, and a fragment of the expected error.
 #[test]
+#[allow(clippy::too_many_lines)] // a table of cases, one per line
 fn bad_inputs_give_clear_errors_and_exit_two() {
     let dir = tempfile::tempdir().unwrap();
     let feature = "[[feature]]\nname = \"a\"\ncardinality = 10\n";

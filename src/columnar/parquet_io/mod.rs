@@ -257,17 +257,8 @@ impl ParquetTable {
         })
     }
 
-    fn read_columns_unguarded(
-        &self,
-        names: &[&str],
-        batch_rows: usize,
-        mut f: impl FnMut(&ColumnBatch) -> Result<()>,
-    ) -> Result<()> {
-        ensure!(
-            batch_rows > 0,
-            "{}: batch_rows must be positive",
-            self.path.display()
-        );
+    /// The indices of the columns named, each checked readable.
+    fn select(&self, names: &[&str]) -> Result<Vec<usize>> {
         let mut selected = Vec::with_capacity(names.len());
         for &name in names {
             let index = self
@@ -288,6 +279,21 @@ impl ParquetTable {
             );
             selected.push(index);
         }
+        Ok(selected)
+    }
+
+    fn read_columns_unguarded(
+        &self,
+        names: &[&str],
+        batch_rows: usize,
+        mut f: impl FnMut(&ColumnBatch) -> Result<()>,
+    ) -> Result<()> {
+        ensure!(
+            batch_rows > 0,
+            "{}: batch_rows must be positive",
+            self.path.display()
+        );
+        let selected = self.select(names)?;
         let mut batch = ColumnBatch {
             rows: 0,
             first_row: 0,

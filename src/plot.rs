@@ -166,10 +166,11 @@ where
             .label("full model (reference)")
             .legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], style));
     }
+    // Colours by the method's place among the compared ones: `searched` is always the first.
     for (i, (method, pts)) in all
         .iter()
+        .filter(|(m, _)| **m != Method::Full)
         .enumerate()
-        .filter(|(_, (m, _))| **m != Method::Full)
     {
         draw_method(&mut chart, &method.name(), pts, PALETTE[i % PALETTE.len()])?;
     }

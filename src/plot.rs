@@ -167,11 +167,7 @@ where
             .legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], style));
     }
     // Colours by the method's place among the compared ones: `searched` is always the first.
-    for (i, (method, pts)) in all
-        .iter()
-        .filter(|(m, _)| **m != Method::Full)
-        .enumerate()
-    {
+    for (i, (method, pts)) in all.iter().filter(|(m, _)| **m != Method::Full).enumerate() {
         draw_method(&mut chart, &method.name(), pts, PALETTE[i % PALETTE.len()])?;
     }
     let frontier = pareto_frontier(&points);

@@ -21,7 +21,7 @@ pub use dlrm::Dlrm;
 pub use plan_file::PlanFile;
 pub use python::{MAX_EMBEDDED_CLASS_IDS, sub_table_names};
 pub use pytorch::PyTorch;
-pub use torchrec::TorchRec;
+pub use torchrec::{Package, TorchRec, torchrec_package};
 
 /// The text of an export and the notes the user should see (printed on stderr by the CLI).
 #[derive(Debug, Clone, PartialEq, Eq)]

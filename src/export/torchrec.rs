@@ -30,9 +30,12 @@ fn data_type(dtype: Dtype) -> &'static str {
 }
 
 const USAGE: &str = r"Usage:
-    ebc = embedding_bag_collection(device)     # or shard TABLES with DistributedModelParallel
-    remap, combine = RemapIds(), Combine()
-    vectors = combine(ebc(remap(kjt)))         # kjt: KeyedJaggedTensor of raw ids per feature
+    tables = CompositionalEmbeddings(device)   # shard with DistributedModelParallel
+    apply_optimizer(tables.ebc, lr)            # the plan's optimizer, fused in backward
+    vectors = tables(RemapIds()(kjt))          # kjt: KeyedJaggedTensor of raw ids per feature;
+                                               # remap in the data loader to keep pipelining
+`embplan export PLAN --format torchrec -o DIR` also writes DIR/train.py, which trains the
+tables in a DLRM-style model under torchrun.
 
 The collection pools each sub-table by sum before Combine, as DLRM does: exact for concat and
 add, but for mult on bags of several ids it multiplies sums instead of summing products.";
@@ -88,7 +91,80 @@ def embedding_bag_collection(device=None):
     from torchrec.modules.embedding_modules import EmbeddingBagCollection
 
     return EmbeddingBagCollection(tables=TABLES, device=device)
+
+
+class CompositionalEmbeddings(nn.Module):
+    """The plan's tables as one module: sub-table ids -> one pooled vector per feature.
+
+    Takes the KeyedJaggedTensor that RemapIds makes (keyed by sub-table; remap in the data
+    loader, outside the model, so TrainPipelineSparseDist still pipelines) and returns a
+    KeyedTensor keyed by plan feature, each at its dim, as TorchRec's interaction layers take.
+    DistributedModelParallel shards `self.ebc`, an ordinary EmbeddingBagCollection.
+    """
+
+    def __init__(self, device=None):
+        super().__init__()
+        self.ebc = embedding_bag_collection(device)
+
+    def forward(self, subtables: KeyedJaggedTensor) -> KeyedTensor:
+        by_name = self.ebc(subtables).to_dict()
+        vectors = [
+            combine([by_name[table["name"]] for table in feature["tables"]], feature["combiner"])
+            for feature in FEATURES
+        ]
+        return KeyedTensor(
+            keys=[feature["name"] for feature in FEATURES],
+            length_per_key=[feature["dim"] for feature in FEATURES],
+            values=torch.cat(vectors, dim=1),
+        )
+
+
+def apply_optimizer(module, lr):
+    """Attaches the plan's optimizer (OPTIMIZER) to the tables' weights in backward, the way
+    TorchRec's planner counts optimizer state and FBGEMM fuses the update."""
+    from torchrec.optim.apply_optimizer_in_backward import apply_optimizer_in_backward
+
+    apply_optimizer_in_backward(optimizer_class(), module.parameters(), {"lr": lr})
+
+
+def optimizer_class():
+    """The torch optimizer class of the plan's optimizer (SGD for "none")."""
+    if OPTIMIZER == "rowwise-adagrad":
+        from torchrec.optim.rowwise_adagrad import RowWiseAdagrad
+
+        return RowWiseAdagrad
+    return {"adagrad": torch.optim.Adagrad, "adam": torch.optim.Adam}.get(OPTIMIZER, torch.optim.SGD)
 "#;
+
+/// The trainer script of a package (`DIR/train.py`).
+const TRAIN_PY: &str = include_str!("torchrec_train.py");
+
+/// The module's file name inside a package; `train.py` imports it.
+pub const MODULE_FILE: &str = "embplan_tables.py";
+
+/// A TorchRec package: the files of `export --format torchrec -o DIR`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Package {
+    /// (file name, contents): the tables module, `train.py` (torchrun-ready), `__init__.py`.
+    pub files: Vec<(&'static str, String)>,
+    /// Caveats that do not stop the export.
+    pub warnings: Vec<String>,
+}
+
+/// The TorchRec package of `plan`.
+pub fn torchrec_package(plan: &Plan) -> Result<Package> {
+    let module = TorchRec.export(plan)?;
+    let init = "\"\"\"The plan's TorchRec tables (see embplan_tables.py) and train.py.\"\"\"\n\nfrom .embplan_tables import *  # noqa: F401,F403\n";
+    let files = vec![
+        (MODULE_FILE, module.text),
+        ("train.py", TRAIN_PY.to_string()),
+        ("__init__.py", init.to_string()),
+    ];
+    Ok(Package {
+        files,
+        warnings: module.warnings,
+    })
+}
 
 impl Exporter for TorchRec {
     fn export(&self, plan: &Plan) -> Result<Exported> {
@@ -113,7 +189,9 @@ impl Exporter for TorchRec {
         );
         s.push_str("from torchrec.sparse.jagged_tensor import KeyedJaggedTensor, KeyedTensor\n\n");
         let _ = writeln!(s, "PARAMS = {}", costs.total.params);
-        let _ = writeln!(s, "WEIGHT_BYTES = {}\n", costs.total.weight_bytes);
+        let _ = writeln!(s, "WEIGHT_BYTES = {}", costs.total.weight_bytes);
+        let _ = writeln!(s, "OPTIMIZER = {}", py_str(plan.optimizer.name()));
+        let _ = writeln!(s, "OPTIMIZER_BYTES = {}\n", costs.total.optimizer_bytes);
         s.push_str(&features_literal(plan));
         s.push_str("\nTABLES = [\n");
         let mut odd_dims = Vec::new();

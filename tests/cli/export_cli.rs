@@ -130,3 +130,55 @@ fn inexpressible_dlrm_names_the_features() {
         ).and(predicate::str::contains("full features: 'a'")));
     assert!(!out.exists());
 }
+
+#[test]
+fn torchrec_to_a_directory_writes_a_package() {
+    let dir = tempfile::tempdir().unwrap();
+    let plan = write_plan(dir.path());
+    let pkg = dir.path().join("pkg");
+    embplan()
+        .args(["export", "--format", "torchrec", "-o"])
+        .arg(&pkg)
+        .arg(&plan)
+        .assert()
+        .success()
+        .stdout("")
+        .stderr(predicate::str::contains("wrote").and(predicate::str::contains("train.py")));
+    assert_eq!(
+        files_in(&pkg),
+        ["__init__.py", "embplan_tables.py", "train.py"]
+    );
+    let module = std::fs::read_to_string(pkg.join("embplan_tables.py")).unwrap();
+    assert!(module.contains("OPTIMIZER = \"sgd\""), "{module}");
+    assert!(module.contains("class CompositionalEmbeddings"), "{module}");
+    // A second export into the same directory replaces the package; warnings (the 2-wide
+    // concat tables FBGEMM rejects) survive --quiet, `wrote` does not.
+    embplan()
+        .args(["export", "--format", "torchrec", "-q", "-o"])
+        .arg(&pkg)
+        .arg(&plan)
+        .assert()
+        .success()
+        .stderr(
+            predicate::str::contains("embedding_dim % 4")
+                .and(predicate::str::contains("wrote").not()),
+        );
+    // A file where the directory should be, or a missing parent, is refused.
+    let file = dir.path().join("taken");
+    std::fs::write(&file, "x").unwrap();
+    embplan()
+        .args(["export", "--format", "torchrec", "-o"])
+        .arg(&file)
+        .arg(&plan)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("is a file: give a directory"));
+    embplan()
+        .args(["export", "--format", "torchrec", "-o"])
+        .arg(dir.path().join("missing/pkg"))
+        .arg(&plan)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("does not exist"));
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "x");
+}

@@ -278,7 +278,7 @@ fn python_exports_refuse_what_they_cannot_hold() {
 /// in the cache `.ci/python-envs` fills (`$EMBPLAN_CACHE`, default `$HOME/.cache/embplan`). Panics,
 /// naming that python and how to provide one, when it cannot `import module`: these tests are
 /// `#[ignore]`d in the default run and must never pass without checking.
-fn python_with(var: &str, default_venv: &str, module: &str) -> PathBuf {
+pub(crate) fn python_with(var: &str, default_venv: &str, module: &str) -> PathBuf {
     let (python, source) = if let Some(p) = std::env::var_os(var) {
         (PathBuf::from(p), format!("from {var}"))
     } else {
@@ -310,7 +310,7 @@ fn python_with(var: &str, default_venv: &str, module: &str) -> PathBuf {
     }
 }
 
-fn run_python(python: &Path, args: &[&str], dir: &Path) -> std::process::Output {
+pub(crate) fn run_python(python: &Path, args: &[&str], dir: &Path) -> std::process::Output {
     Command::new(python)
         .args(args)
         .current_dir(dir)
@@ -339,6 +339,20 @@ fn generated_python_compiles() {
         assert!(
             out.status.success(),
             "{format}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    for (name, text) in embplan::export::torchrec_package(&sample()).unwrap().files {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        let out = run_python(
+            Path::new("python3"),
+            &["-m", "py_compile", path.to_str().unwrap()],
+            dir.path(),
+        );
+        assert!(
+            out.status.success(),
+            "{name}: {}",
             String::from_utf8_lossy(&out.stderr)
         );
     }

@@ -10,4 +10,5 @@ mod plan_cli;
 mod plot_cli;
 mod profile_cli;
 mod sweep_cli;
+mod torchrec_train;
 mod train_cli;

@@ -318,6 +318,22 @@ pub(crate) fn run_python(python: &Path, args: &[&str], dir: &Path) -> std::proce
         .expect("cannot run python")
 }
 
+/// Writes `text` as `name` in `dir` and asserts python3 compiles it.
+fn assert_compiles(dir: &Path, name: &str, text: &str) {
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    let out = run_python(
+        Path::new("python3"),
+        &["-m", "py_compile", path.to_str().unwrap()],
+        dir,
+    );
+    assert!(
+        out.status.success(),
+        "{name}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 #[test]
 fn generated_python_compiles() {
     // Names are user text: quotes, backslashes and control characters must stay inside literals.
@@ -329,32 +345,11 @@ fn generated_python_compiles() {
         .into_iter()
         .flat_map(|f| [(f, sample()), (f, odd.clone())])
     {
-        let path = dir.path().join(format!("plan_{format}.py"));
-        std::fs::write(&path, export(&plan, format).unwrap().text).unwrap();
-        let out = run_python(
-            Path::new("python3"),
-            &["-m", "py_compile", path.to_str().unwrap()],
-            dir.path(),
-        );
-        assert!(
-            out.status.success(),
-            "{format}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let text = export(&plan, format).unwrap().text;
+        assert_compiles(dir.path(), &format!("plan_{format}.py"), &text);
     }
-    for (name, text) in embplan::export::torchrec_package(&sample()).unwrap().files {
-        let path = dir.path().join(name);
-        std::fs::write(&path, text).unwrap();
-        let out = run_python(
-            Path::new("python3"),
-            &["-m", "py_compile", path.to_str().unwrap()],
-            dir.path(),
-        );
-        assert!(
-            out.status.success(),
-            "{name}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+    for (name, text) in embplan::export::torchrec_package(&odd).unwrap().files {
+        assert_compiles(dir.path(), name, &text);
     }
 }
 

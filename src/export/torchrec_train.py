@@ -82,15 +82,25 @@ def synthetic_batches(batch, seed):
         yield dense, ids, labels
 
 
+def criteo_days(directory):
+    """The *_dense.npy files of `directory`, each with its _sparse and _labels beside it."""
+    days = sorted(glob.glob(os.path.join(directory, "*_dense.npy")))
+    if not days:
+        raise SystemExit(f"error: {directory}: no *_dense.npy files (TorchRec's preprocessed Criteo)")
+    for day in days:
+        for part in ("_sparse.npy", "_labels.npy"):
+            if not os.path.exists(day[: -len("_dense.npy")] + part):
+                raise SystemExit(f"error: {day}: no {os.path.basename(day[: -len('_dense.npy')] + part)} beside it")
+    return days
+
+
 def criteo_batches(directory, batch, rank, world):
     """TorchRec's preprocessed Criteo days: dense [N, 13], sparse [N, 26] and labels [N]
     .npy files; each rank reads every world-th batch. Ids are taken modulo the plan's
     cardinalities, as TorchRec's Criteo loader does with its hash sizes."""
     import numpy as np
 
-    days = sorted(glob.glob(os.path.join(directory, "*_dense.npy")))
-    if not days:
-        raise SystemExit(f"error: {directory}: no *_dense.npy files (TorchRec's preprocessed Criteo)")
+    days = criteo_days(directory)
     step = 0
     while True:
         for dense_path in days:
@@ -169,6 +179,8 @@ def main():
     args = p.parse_args()
     if args.steps < 1 or args.batch < 1:
         raise SystemExit("error: --steps and --batch must be at least 1")
+    if args.data:
+        criteo_days(args.data)  # before any process group starts
 
     cuda = torch.cuda.is_available()
     rank, world = int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))

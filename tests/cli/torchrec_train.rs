@@ -93,8 +93,9 @@ fn parse(stdout: &str) -> Trained {
     }
 }
 
-/// Exports `plan` as a package and trains it for `steps` on 2 CPU ranks.
-fn train(python: &Path, plan: &Plan, steps: usize) -> Trained {
+/// Exports `plan` as a package and trains it for `steps` on 2 CPU ranks, on synthetic data
+/// or on `data`, a directory of TorchRec-style Criteo .npy days.
+fn train(python: &Path, plan: &Plan, steps: usize, data: Option<&Path>) -> Trained {
     let dir = tempfile::tempdir().unwrap();
     let plan_path = dir.path().join("plan.toml");
     plan.write(&plan_path).unwrap();
@@ -115,6 +116,7 @@ fn train(python: &Path, plan: &Plan, steps: usize) -> Trained {
         ])
         .arg(pkg.join("train.py"))
         .args(["--steps", &steps.to_string(), "--batch", "128"])
+        .args(data.iter().flat_map(|d| [Path::new("--data"), d]))
         .output()
         .expect("cannot run torchrun");
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -142,7 +144,7 @@ fn packages_train_on_two_cpu_ranks_for_every_family_dtype_and_optimizer() {
         (Dtype::F32, Optimizer::RowwiseAdagrad),
     ] {
         let plan = plan(dtype, optimizer);
-        let run = train(&python, &plan, steps);
+        let run = train(&python, &plan, steps, None);
         let name = plan.name.as_deref().unwrap();
         assert_eq!(run.losses.len(), steps, "{name}");
         assert!(
@@ -169,4 +171,47 @@ fn packages_train_on_two_cpu_ranks_for_every_family_dtype_and_optimizer() {
             run.losses[0]
         );
     }
+}
+
+/// Two days of TorchRec's preprocessed Criteo layout (dense [N, 13] f32, sparse [N, F] i32 of
+/// raw hashed ids, labels [N] i32) with labels planted in the first dense column.
+const CRITEO_NPY: &str = r#"
+import sys
+import numpy as np
+rng = np.random.default_rng(0)
+for day in range(2):
+    n = 2048
+    dense = rng.integers(0, 100, (n, 13)).astype(np.float32)
+    np.save(f"day_{day}_dense.npy", dense)
+    np.save(f"day_{day}_sparse.npy", rng.integers(0, 2**31 - 1, (n, int(sys.argv[1]))).astype(np.int32))
+    np.save(f"day_{day}_labels.npy", (dense[:, 0] > 50).astype(np.int32))
+"#;
+
+#[test]
+#[ignore = "needs TorchRec: .ci/python-envs, then cargo test --test cli -- --ignored torchrec_train:: (.ci/run does)"]
+fn packages_train_on_criteo_npy_days() {
+    let python = python_with(
+        "EMBPLAN_TORCHREC_PYTHON",
+        "venv-torchrec",
+        "torchrec.distributed.model_parallel",
+    );
+    let plan = plan(Dtype::F32, Optimizer::Adagrad);
+    let data = tempfile::tempdir().unwrap();
+    let features = plan.features.len().to_string();
+    let out =
+        crate::export_formats::run_python(&python, &["-c", CRITEO_NPY, &features], data.path());
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let steps = 12;
+    let run = train(&python, &plan, steps, Some(data.path()));
+    assert_eq!(run.losses.len(), steps, "{}", run.stdout);
+    let last = run.losses[steps - 4..].iter().sum::<f64>() / 4.0;
+    assert!(
+        last < run.losses[0],
+        "the loss did not fall: {:?}",
+        run.losses
+    );
 }

@@ -91,19 +91,11 @@ fn pair_key(family: Family, combiner: Option<Combiner>) -> Option<PairKey> {
 
 /// The full model's validation loss per seed (the mean over seeds for seeds without one).
 fn full_losses(results: &Results) -> Result<(BTreeMap<u64, f64>, f64)> {
-    let full: BTreeMap<u64, f64> = results
-        .runs
-        .iter()
-        .filter(|r| r.method == Method::Full)
-        .map(|r| (r.seed, r.valid_logloss))
-        .collect();
-    if full.is_empty() {
-        bail!(
+    results.full_losses().ok_or_else(|| {
+        anyhow::anyhow!(
             "the results hold no run of the full model; calibration measures loss increases against it (run the sweep with the full reference)"
-        );
-    }
-    let mean = full.values().sum::<f64>() / full.len() as f64;
-    Ok((full, mean))
+        )
+    })
 }
 
 /// The design row of one run: Σ weight × ln(compression) per pair.
@@ -236,6 +228,7 @@ mod tests {
             valid_accuracy: 0.7,
             valid_auc: Some(0.7),
             epoch: None,
+            predicted_loss: None,
             examples_per_sec: 1.0,
             seed,
             features,

@@ -159,6 +159,10 @@ pub struct Run {
     /// written before embplan recorded it, whose metrics are the last epoch's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub epoch: Option<usize>,
+    /// The planner's predicted loss increase over the full model (its quality model);
+    /// absent for the full model and in results written before embplan recorded it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub predicted_loss: Option<f64>,
     /// Training throughput.
     pub examples_per_sec: f64,
     /// The seed of data order and initialisation.
@@ -285,6 +289,22 @@ impl Results {
             .collect()
     }
 
+    /// The full model's validation loss per seed, and their mean (for seeds without one);
+    /// `None` when no full model ran.
+    pub fn full_losses(&self) -> Option<(BTreeMap<u64, f64>, f64)> {
+        let full: BTreeMap<u64, f64> = self
+            .runs
+            .iter()
+            .filter(|r| r.method == Method::Full)
+            .map(|r| (r.seed, r.valid_logloss))
+            .collect();
+        if full.is_empty() {
+            return None;
+        }
+        let mean = full.values().sum::<f64>() / full.len() as f64;
+        Some((full, mean))
+    }
+
     /// Whether a run with this identity is already recorded.
     pub fn contains(&self, method: Method, budget_bytes: Option<u64>, seed: u64) -> bool {
         self.runs
@@ -324,6 +344,7 @@ mod tests {
             valid_accuracy: 0.7,
             valid_auc: Some(0.75),
             epoch: Some(2),
+            predicted_loss: Some(0.01),
             examples_per_sec: 1e6,
             seed: 3,
             features: vec![RunFeature {

@@ -269,6 +269,9 @@ fn record(job: &Job, plan: &Plan, schema: &Schema, report: &TrainReport) -> Resu
         valid_accuracy: best.valid.accuracy,
         valid_auc: best.valid.auc,
         epoch: Some(report.best_epoch),
+        predicted_loss: (job.method != Method::Full)
+            .then(|| plan.planner.as_ref().and_then(|p| p.predicted_loss))
+            .flatten(),
         examples_per_sec: throughput,
         seed: job.seed,
         features: run_features(plan, schema)?,

@@ -44,10 +44,7 @@ pub fn table_shapes(f: &PlannedFeature) -> String {
 
 /// A feature's scheme with its combiner, e.g. `qr(4) mult`.
 pub fn scheme_label(f: &PlannedFeature) -> String {
-    match f.combiner() {
-        Some(c) => format!("{} {c}", f.scheme().describe()),
-        None => f.scheme().describe(),
-    }
+    f.scheme_label()
 }
 
 /// A spinner with elapsed time on standard error for work of unknown length, hidden when

@@ -56,10 +56,7 @@ pub fn coverage_of(feature: Option<&Feature>, k: u64) -> Option<f64> {
 }
 
 fn choice(f: &PlannedFeature, profiled: Option<&Feature>, compression: Option<f64>) -> Choice {
-    let scheme = match f.combiner() {
-        Some(c) => format!("{} {c}", f.scheme().describe()),
-        None => f.scheme().describe(),
-    };
+    let scheme = f.scheme_label();
     let hot_ids = f.scheme().hot();
     let hot_coverage = (hot_ids > 0)
         .then(|| coverage_of(profiled, hot_ids))

@@ -105,6 +105,14 @@ impl PlannedFeature {
         &self.scheme
     }
 
+    /// The scheme and combiner as people read them: `qr(13) concat`, `hot(64)+qr(40) add`.
+    pub fn scheme_label(&self) -> String {
+        match self.combiner {
+            Some(c) => format!("{} {c}", self.scheme.describe()),
+            None => self.scheme.describe(),
+        }
+    }
+
     /// How the tables' rows are combined; `None` for one-table schemes.
     pub fn combiner(&self) -> Option<Combiner> {
         self.combiner

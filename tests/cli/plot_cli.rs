@@ -16,6 +16,8 @@ fn run(method: &str, budget: Option<u64>, bytes: u64, loss: f64, seed: u64) -> R
         valid_accuracy: 0.7,
         valid_auc: Some(0.75),
         epoch: Some(1),
+        // A quality model that predicts 80% of the measured increase, for the second panel.
+        predicted_loss: (method != "full").then_some((loss - 0.58) * 0.8),
         examples_per_sec: 1e6,
         seed,
         features: vec![],
@@ -65,7 +67,7 @@ fn svg_is_deterministic_and_matches_snapshot() {
             .success();
     }
     let text = std::fs::read_to_string(&svg).unwrap();
-    assert!(text.contains("Memory vs validation log-loss"));
+    assert!(text.contains("Memory vs log-loss"));
     assert!(text.contains("qr-mult") && text.contains("Pareto frontier"));
     assert!(text.contains("2 MiB"), "IEC tick labels");
     insta::assert_snapshot!(text);
@@ -92,24 +94,116 @@ fn png_decodes_with_the_right_size() {
     );
 }
 
+/// Every axis label of `svg` that reads as a byte size (`N UNIT`): each must be a power of two
+/// in IEC units. Returns how many there were.
+fn assert_byte_ticks_are_iec_powers_of_two(svg: &str) -> usize {
+    let mut ticks = 0;
+    for piece in svg.split("</text>") {
+        let Some(start) = piece.rfind('>') else {
+            continue;
+        };
+        let label = piece[start + 1..].trim();
+        let Some((number, unit)) = label.split_once(' ') else {
+            continue;
+        };
+        let units = ["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
+        if !units.contains(&unit) || !number.chars().all(|c| c.is_ascii_digit()) {
+            continue;
+        }
+        let n: u64 = number.parse().unwrap();
+        assert!(n.is_power_of_two() && n < 1024, "tick label '{label}'");
+        ticks += 1;
+    }
+    ticks
+}
+
+fn plot(input: &Path, extra: &[&str], out: &Path) {
+    cargo_bin_cmd!("embplan")
+        .arg("plot")
+        .arg(input)
+        .args(extra)
+        .arg("-o")
+        .arg(out)
+        .assert()
+        .success();
+}
+
 #[test]
-fn plan_plot_draws_per_feature_bytes() {
+fn plan_plot_draws_planned_against_full_bytes() {
     let dir = tempfile::tempdir().unwrap();
     let plan = dir.path().join("plan.toml");
     let schema = Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas/criteo-kaggle.toml");
-    let p = embplan::plan::Plan::full_from_schema(&embplan::schema::Schema::load(&schema).unwrap())
-        .unwrap();
-    p.write(&plan).unwrap();
-    let svg = dir.path().join("plan.svg");
     cargo_bin_cmd!("embplan")
-        .arg("plot")
+        .args(["plan", "--budget", "1GiB", "-q", "-o"])
         .arg(&plan)
-        .arg("-o")
-        .arg(&svg)
+        .arg(&schema)
         .assert()
         .success();
+    let svg = dir.path().join("plan.svg");
+    plot(&plan, &[], &svg);
+    let first = std::fs::read_to_string(&svg).unwrap();
+    plot(&plan, &[], &svg);
     let text = std::fs::read_to_string(&svg).unwrap();
-    assert!(text.contains("Per-feature bytes vs cardinality"));
+    assert_eq!(first, text, "deterministic");
+    assert!(text.contains("Planned vs full bytes per feature"));
+    assert!(text.contains("budget 1.00 GiB") && text.contains("qr(5) concat"));
+    assert!(assert_byte_ticks_are_iec_powers_of_two(&text) >= 3);
+    insta::assert_snapshot!(text);
+}
+
+#[test]
+fn sweep_plot_ticks_are_iec_and_never_negative_zero() {
+    let dir = tempfile::tempdir().unwrap();
+    let results = sample_results(dir.path());
+    let svg = dir.path().join("plot.svg");
+    plot(&results, &[], &svg);
+    let text = std::fs::read_to_string(&svg).unwrap();
+    assert!(assert_byte_ticks_are_iec_powers_of_two(&text) >= 2);
+    assert!(!text.contains("-0.0000") && !text.contains("−0.0000"));
+    assert!(text.contains("predicted vs measured"));
+}
+
+#[test]
+fn profile_plot_draws_coverage_and_marks_hot_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let schema = dir.path().join("s.toml");
+    std::fs::write(
+        &schema,
+        "dim = 16\nzipf = 1.2\n[[feature]]\nname = \"user\"\ncardinality = 20000\n[[feature]]\nname = \"item\"\ncardinality = 5000\n[[feature]]\nname = \"city\"\ncardinality = 40\n",
+    )
+    .unwrap();
+    let data = dir.path().join("d.tsv");
+    cargo_bin_cmd!("embplan")
+        .args(["synth", "--rows", "30000", "--seed", "3", "-q", "-o"])
+        .arg(&data)
+        .arg(&schema)
+        .assert()
+        .success();
+    let profiled = dir.path().join("p.toml");
+    cargo_bin_cmd!("embplan")
+        .args(["profile", "-q", "-o"])
+        .arg(&profiled)
+        .arg(&data)
+        .assert()
+        .success();
+    let svg = dir.path().join("coverage.svg");
+    plot(&profiled, &[], &svg);
+    let text = std::fs::read_to_string(&svg).unwrap();
+    assert!(text.contains("Coverage of the most frequent values"));
+    assert!(text.contains("user") && text.contains("1K"));
+    insta::assert_snapshot!(text);
+    let plan = dir.path().join("plan.toml");
+    cargo_bin_cmd!("embplan")
+        .args(["plan", "--budget", "256KiB", "-q", "-o"])
+        .arg(&plan)
+        .arg(&profiled)
+        .assert()
+        .success();
+    assert!(std::fs::read_to_string(&plan).unwrap().contains("hot = "));
+    let marked = dir.path().join("marked.svg");
+    plot(&plan, &["--profile", profiled.to_str().unwrap()], &marked);
+    let text = std::fs::read_to_string(&marked).unwrap();
+    assert!(text.contains("the plan&apos;s hot rows K") || text.contains("the plan's hot rows K"));
 }
 
 #[test]

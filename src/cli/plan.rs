@@ -11,7 +11,8 @@ use crate::cli::plan_summary::{SearchFigures, Summary, render};
 use embplan::partition::Combiner;
 use embplan::plan::quality::PROVISIONAL;
 use embplan::plan::{
-    Choice, Family, Plan, QualityModel, SearchOptions, SearchSpace, UniformFamily, UniformSpec,
+    Choice, Family, Plan, QualityModel, SearchOptions, SearchSpace, Target, UniformFamily,
+    UniformSpec,
 };
 use embplan::schema::{Dtype, Optimizer, Schema};
 use embplan::size::{format_iec, group_thousands, parse_bytes};
@@ -20,7 +21,7 @@ use embplan::size::{format_iec, group_thousands, parse_bytes};
 #[derive(Debug, clap::Args)]
 #[command(after_help = "Examples:\n  \
 embplan plan --budget 4GiB schemas/criteo-kaggle.toml\n  \
-embplan plan --budget 1GiB --dim-multiple 4 schemas/criteo-kaggle.toml -o plan.toml\n  \
+embplan plan --budget 1GiB --target torchrec schemas/criteo-kaggle.toml -o plan.toml\n  \
 embplan plan --budget 512MB --families qr,crt --combiners mult,concat schema.toml --json\n  \
 embplan plan --uniform qr:4:mult --threshold 200 schemas/criteo-kaggle.toml -o qr4.toml\n\n\
 The budget counts weights + optimizer state exactly as `embplan estimate` does. Predicted \
@@ -64,6 +65,11 @@ pub struct Args {
     /// Keep every table dim a multiple of N (4 for FBGEMM/TorchRec); concat splits in units of N.
     #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
     pub dim_multiple: u32,
+
+    /// The stack the plan is for: any, or torchrec (table dims in FBGEMM's units of 4, and a
+    /// warning for what FBGEMM trains only on GPUs: bf16 tables, Adam; int8 is inference-only).
+    #[arg(long, value_enum, value_name = "STACK", default_value_t = Target::Any)]
+    pub target: Target,
 
     /// Let the planner choose the hashing trick (not complementary: colliding ids share a row).
     #[arg(long, conflicts_with = "uniform")]
@@ -217,6 +223,10 @@ pub fn run(args: &Args) -> Result<ExitCode> {
         );
     }
     summary.not_complementary = plan.not_complementary()?;
+    for caveat in args.target.caveats(plan.dtype, plan.optimizer) {
+        // Loud even with --quiet, like every warning: the plan will not train everywhere.
+        eprintln!("warning: {caveat}");
+    }
     if args.calibration.is_some() {
         summary.extrapolated = unmeasured_choices(&plan, &model)?;
         if !summary.extrapolated.is_empty() {
@@ -258,7 +268,7 @@ fn baseline(
         family,
         combiner,
         threshold: args.threshold,
-        dim_multiple: args.dim_multiple,
+        dim_multiple: args.target.dim_multiple(args.dim_multiple),
     };
     let mut plan = embplan::plan::uniform(schema, &spec, model)?;
     if let Some(info) = plan.planner.as_mut() {
@@ -288,7 +298,7 @@ fn searched(args: &Args, schema: &Schema, model: &QualityModel) -> Result<(Plan,
         space: SearchSpace {
             families: parse_families(args.families.as_deref(), args.allow_hash)?,
             combiners: parse_combiners(args.combiners.as_deref()),
-            dim_multiple: args.dim_multiple,
+            dim_multiple: args.target.dim_multiple(args.dim_multiple),
             hot: !args.no_hot,
             only_measured: args.calibration.is_some() && !args.extrapolate,
         },

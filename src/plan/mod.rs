@@ -14,6 +14,7 @@ pub mod frontier;
 pub mod greedy;
 pub mod quality;
 pub mod solver;
+pub mod target;
 pub mod uniform;
 
 pub use candidates::SearchSpace;
@@ -23,4 +24,5 @@ pub use feature::{PlannedFeature, TableShape};
 pub use file::{InputKind, PLAN_VERSION, PlanFormat};
 pub use quality::{Family, QualityModel};
 pub use solver::{InfeasibleBudget, SearchError, SearchOptions, SearchOutcome, search};
+pub use target::Target;
 pub use uniform::{UniformFamily, UniformSpec, uniform};

@@ -377,3 +377,38 @@ fn a_misspelt_combiner_gets_exactly_one_suggestion() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(stderr.matches("did you mean 'mult'").count(), 1, "{stderr}");
 }
+
+#[test]
+fn target_torchrec_keeps_table_dims_in_units_of_four_and_names_gpu_only_choices() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("plan.toml");
+    // Three-way concat of a 16-dim feature is 6, 5, 5 without a target; 8, 4, 4 with it.
+    cargo_bin_cmd!("embplan")
+        .args([
+            "plan",
+            "--budget",
+            "64MiB",
+            "--target",
+            "torchrec",
+            "--combiners",
+            "concat",
+        ])
+        .args(["--dtype", "bf16", "--optimizer", "adam", "-q", "-o"])
+        .arg(&out)
+        .arg(kaggle())
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("dim multiple 4"))
+        .stderr(
+            predicate::str::contains("warning: FBGEMM has no bf16")
+                .and(predicate::str::contains("warning: FBGEMM has no Adam")),
+        );
+    let plan = embplan::plan::Plan::load(&out).unwrap();
+    let dims: Vec<u32> = plan
+        .features
+        .iter()
+        .flat_map(|f| f.table_dims().to_vec())
+        .collect();
+    assert!(dims.iter().all(|d| d % 4 == 0), "{dims:?}");
+    assert!(plan.features.iter().any(|f| f.table_dims().len() > 1));
+}

@@ -23,15 +23,13 @@
 //! e.g. because the full model overfits) is floored at [`MIN_ALPHA`] so the planner still
 //! prefers less compression at equal measured cost. Pairs no run used keep their defaults.
 
-use std::collections::BTreeMap;
-
 use anyhow::{Result, bail};
 use serde::Serialize;
 
 use crate::fit::nonnegative_least_squares;
 use crate::partition::Combiner;
 use crate::plan::quality::{Coefficients, Family, Measured, QualityModel};
-use crate::results::{Method, Results, Run};
+use crate::results::{FullLosses, Method, Results, Run};
 
 /// The smallest alpha a calibration writes (loss per unit of ln(compression)).
 pub const MIN_ALPHA: f64 = 1e-7;
@@ -90,7 +88,7 @@ fn pair_key(family: Family, combiner: Option<Combiner>) -> Option<PairKey> {
 }
 
 /// The full model's validation loss per seed (the mean over seeds for seeds without one).
-fn full_losses(results: &Results) -> Result<(BTreeMap<u64, f64>, f64)> {
+fn full_losses(results: &Results) -> Result<FullLosses> {
     results.full_losses().ok_or_else(|| {
         anyhow::anyhow!(
             "the results hold no run of the full model; calibration measures loss increases against it (run the sweep with the full reference)"
@@ -115,7 +113,7 @@ fn design_row(run: &Run, pairs: &[PairKey]) -> Vec<f64> {
 
 /// Fits alphas per (family, combiner) to a sweep's results.
 pub fn calibrate(results: &Results) -> Result<Calibration> {
-    let (full, mean_full) = full_losses(results)?;
+    let full = full_losses(results)?;
     let runs: Vec<&Run> = results
         .runs
         .iter()
@@ -136,10 +134,7 @@ pub fn calibrate(results: &Results) -> Result<Calibration> {
         bail!("the results hold no run with compressed features to calibrate from");
     }
     let rows: Vec<Vec<f64>> = runs.iter().map(|r| design_row(r, &pairs)).collect();
-    let y: Vec<f64> = runs
-        .iter()
-        .map(|r| r.valid_logloss - full.get(&r.seed).copied().unwrap_or(mean_full))
-        .collect();
+    let y: Vec<f64> = runs.iter().map(|r| full.increase(r)).collect();
     let fit = nonnegative_least_squares(&rows, &y);
     let defaults = QualityModel::provisional();
     let pair_fits = pairs

@@ -215,6 +215,22 @@ fn one() -> f64 {
     1.0
 }
 
+/// The full model's validation loss per seed, and their mean.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FullLosses {
+    /// Loss of the full model trained with each seed.
+    pub by_seed: BTreeMap<u64, f64>,
+    /// Their mean, the reference for seeds without a full run.
+    pub mean: f64,
+}
+
+impl FullLosses {
+    /// A run's loss increase over the full model of its seed (or the mean over seeds).
+    pub fn increase(&self, run: &Run) -> f64 {
+        run.valid_logloss - self.by_seed.get(&run.seed).copied().unwrap_or(self.mean)
+    }
+}
+
 /// A sweep's results.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Results {
@@ -289,20 +305,20 @@ impl Results {
             .collect()
     }
 
-    /// The full model's validation loss per seed, and their mean (for seeds without one);
-    /// `None` when no full model ran.
-    pub fn full_losses(&self) -> Option<(BTreeMap<u64, f64>, f64)> {
-        let full: BTreeMap<u64, f64> = self
+    /// The full model's validation losses, the reference of every loss increase; `None`
+    /// when no full model ran.
+    pub fn full_losses(&self) -> Option<FullLosses> {
+        let by_seed: BTreeMap<u64, f64> = self
             .runs
             .iter()
             .filter(|r| r.method == Method::Full)
             .map(|r| (r.seed, r.valid_logloss))
             .collect();
-        if full.is_empty() {
+        if by_seed.is_empty() {
             return None;
         }
-        let mean = full.values().sum::<f64>() / full.len() as f64;
-        Some((full, mean))
+        let mean = by_seed.values().sum::<f64>() / by_seed.len() as f64;
+        Some(FullLosses { by_seed, mean })
     }
 
     /// Whether a run with this identity is already recorded.

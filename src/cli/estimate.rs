@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use anyhow::Result;
 use serde::Serialize;
 
-use crate::cli::report::{align_right, new_table, scheme_label, table_shapes};
+use crate::cli::report::{align_right, new_table, table_shapes};
 use embplan::cost::{Cost, NOT_COUNTED, compression_ratio};
 use embplan::plan::{InputKind, Plan, PlanCosts};
 use embplan::schema::{Dtype, Optimizer};
@@ -149,7 +149,7 @@ pub fn render_table(
         table.add_row(vec![
             f.name().to_string(),
             group_thousands(f.cardinality()),
-            scheme_label(f),
+            f.scheme_label(),
             table_shapes(f),
             group_thousands(c.params),
             size(c.weight_bytes),

@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
-use crate::cli::report::{align_right, new_table, scheme_label, table_shapes};
+use crate::cli::report::{align_right, new_table, table_shapes};
 use embplan::cost::{NOT_COUNTED, compression_ratio};
 use embplan::plan::{Choice, Plan, PlanCosts};
 use embplan::schema::Schema;
@@ -137,7 +137,7 @@ fn feature_table(plan: &Plan, costs: &PlanCosts, s: &Summary) -> comfy_table::Ta
         table.add_row(vec![
             f.name().to_string(),
             group_thousands(f.cardinality()),
-            scheme_label(f),
+            f.scheme_label(),
             table_shapes(f),
             format_iec(bytes),
             ratio,

@@ -42,11 +42,6 @@ pub fn table_shapes(f: &PlannedFeature) -> String {
     shapes.join(" + ")
 }
 
-/// A feature's scheme with its combiner, e.g. `qr(4) mult`.
-pub fn scheme_label(f: &PlannedFeature) -> String {
-    f.scheme_label()
-}
-
 /// A spinner with elapsed time on standard error for work of unknown length, hidden when
 /// stderr is not a terminal or with `--quiet`.
 pub fn spinner(message: String) -> ProgressBar {

@@ -94,13 +94,13 @@ def criteo_days(directory):
     return days
 
 
-def criteo_batches(directory, batch, rank, world):
-    """TorchRec's preprocessed Criteo days: dense [N, 13], sparse [N, 26] and labels [N]
-    .npy files; each rank reads every world-th batch. Ids are taken modulo the plan's
-    cardinalities, as TorchRec's Criteo loader does with its hash sizes."""
+def criteo_batches(days, batch, rank, world):
+    """TorchRec's preprocessed Criteo days (each *_dense.npy of `days` with its _sparse and
+    _labels): dense [N, 13], sparse [N, 26] and labels [N]; each rank reads every world-th
+    batch. Ids are taken modulo the plan's cardinalities, as TorchRec's Criteo loader does
+    with its hash sizes."""
     import numpy as np
 
-    days = criteo_days(directory)
     step = 0
     while True:
         for dense_path in days:
@@ -179,8 +179,7 @@ def main():
     args = p.parse_args()
     if args.steps < 1 or args.batch < 1:
         raise SystemExit("error: --steps and --batch must be at least 1")
-    if args.data:
-        criteo_days(args.data)  # before any process group starts
+    days = criteo_days(args.data) if args.data else None  # before any process group starts
 
     cuda = torch.cuda.is_available()
     rank, world = int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
@@ -213,8 +212,8 @@ def main():
         optimizers.append(KeyedOptimizerWrapper(tables, lambda params: cls(params, lr=args.lr)))
     optimizer = CombinedOptimizer(optimizers)
     remap = T.RemapIds()
-    if args.data:
-        batches = criteo_batches(args.data, args.batch, rank, world)
+    if days:
+        batches = criteo_batches(days, args.batch, rank, world)
     else:
         batches = synthetic_batches(args.batch, args.seed * 1000 + rank)
 

@@ -87,17 +87,18 @@ where
 
 /// An axis label for log2(bytes) = x: a whole IEC size at powers of two, else blank.
 pub(crate) fn power_of_two_label(x: f64) -> String {
-    if (x - x.round()).abs() > 1e-6 || !(0.0..64.0).contains(&x) {
-        return String::new();
-    }
-    let bytes = 1u64 << (x.round() as u32);
     let units = ["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
+    binary_parts(x).map_or(String::new(), |(m, p)| format!("{m} {}", units[p]))
+}
+
+/// 2^x as (mantissa, prefix index) with 2^x = mantissa × 1024^index, for axis labels;
+/// `None` between powers of two and outside [0, 64).
+pub(crate) fn binary_parts(x: f64) -> Option<(u64, usize)> {
+    if (x - x.round()).abs() > 1e-6 || !(0.0..64.0).contains(&x) {
+        return None;
+    }
     let exp = x.round() as u32;
-    format!(
-        "{} {}",
-        bytes >> (exp / 10 * 10),
-        units[(exp / 10) as usize]
-    )
+    Some((1u64 << (exp % 10), (exp / 10) as usize))
 }
 
 pub(crate) fn write_image(

@@ -112,13 +112,16 @@ fn colour(family: Option<Family>) -> RGBColor {
     PALETTE[i % PALETTE.len()]
 }
 
-fn draw_plan<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, plan: &Plan) -> Result<()>
+fn draw_plan<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    plan: &Plan,
+    rows: &[Row],
+) -> Result<()>
 where
     DB::ErrorType: 'static,
 {
     let err = |e: DrawingAreaErrorKind<DB::ErrorType>| anyhow!("drawing failed: {e:?}");
     area.fill(&WHITE).map_err(err)?;
-    let rows = rows(plan)?;
     let budget = plan.planner.as_ref().and_then(|p| p.budget_bytes);
     let log = |b: u64| (b.max(1) as f64).log2();
     let widest = rows
@@ -163,7 +166,7 @@ where
         .axis_desc_style(("sans-serif", 15))
         .draw()
         .map_err(err)?;
-    draw_bars(&mut chart, &rows, x_lo, x_hi)?;
+    draw_bars(&mut chart, rows, x_lo, x_hi)?;
     if let Some(b) = budget {
         draw_budget(&mut chart, b, n)?;
     }
@@ -281,12 +284,12 @@ fn bar(x0: f64, x1: f64, y: i32, style: ShapeStyle) -> Rectangle<(f64, SegmentVa
 
 /// Draws a plan's per-feature bytes to `path` (.png or .svg).
 pub fn plot_plan(plan: &Plan, path: &Path) -> Result<()> {
-    let size = (WIDTH, height(rows(plan)?.len()));
+    let rows = rows(plan)?;
     write_image(
         path,
-        size,
-        |svg| draw_plan(svg, plan),
-        |bmp| draw_plan(bmp, plan),
+        (WIDTH, height(rows.len())),
+        |svg| draw_plan(svg, plan, &rows),
+        |bmp| draw_plan(bmp, plan, &rows),
     )
 }
 

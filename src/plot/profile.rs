@@ -9,7 +9,7 @@ use plotters::coord::Shift;
 use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 
-use super::{HEIGHT, PALETTE, WIDTH, draw_legend, write_image};
+use super::{HEIGHT, PALETTE, WIDTH, binary_parts, draw_legend, write_image};
 use crate::plan::Plan;
 use crate::schema::{Feature, Schema};
 
@@ -18,12 +18,8 @@ pub const MAX_NAMED: usize = 12;
 
 /// A label for k = 2^x: 1, 2, …, 512, 1K, …, 512K, 1M, … (blank between powers of two).
 pub fn count_label(x: f64) -> String {
-    if (x - x.round()).abs() > 1e-6 || !(0.0..64.0).contains(&x) {
-        return String::new();
-    }
-    let exp = x.round() as u32;
     let prefixes = ["", "K", "M", "G", "T", "P", "E"];
-    format!("{}{}", 1u64 << (exp % 10), prefixes[(exp / 10) as usize])
+    binary_parts(x).map_or(String::new(), |(m, p)| format!("{m}{}", prefixes[p]))
 }
 
 /// The profiled features, most rows first (ties by name).

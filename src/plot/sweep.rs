@@ -88,17 +88,13 @@ fn loss_label(l: f64) -> String {
 /// Every compressed run with a prediction: (method, predicted Δloss, measured Δloss against
 /// the full model of the same seed, or of the mean over seeds without one).
 fn predictions(results: &Results) -> Vec<(Method, f64, f64)> {
-    let Some((full, mean)) = results.full_losses() else {
+    let Some(full) = results.full_losses() else {
         return Vec::new();
     };
     results
         .runs
         .iter()
-        .filter_map(|r| {
-            let predicted = r.predicted_loss?;
-            let base = full.get(&r.seed).copied().unwrap_or(mean);
-            Some((r.method, predicted, r.valid_logloss - base))
-        })
+        .filter_map(|r| Some((r.method, r.predicted_loss?, full.increase(r))))
         .collect()
 }
 

@@ -55,6 +55,7 @@ fn choice_plan(choice: &str, cards: &[u64], dim: u32) -> Result<(Plan, InitMode)
         optimizer: Optimizer::Adagrad,
         features,
         planner: None,
+        placement: None,
     };
     Ok((plan, init))
 }

@@ -15,6 +15,7 @@ pub mod init;
 pub mod memory;
 pub mod output;
 pub mod partition;
+pub mod placement;
 pub mod plan;
 pub mod plot;
 pub mod profile;

@@ -13,6 +13,7 @@ pub mod calibrate;
 pub mod data_args;
 pub mod estimate;
 pub mod export;
+pub mod placement_report;
 pub mod plan;
 pub mod plan_summary;
 pub mod plot;

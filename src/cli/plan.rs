@@ -9,6 +9,7 @@ use serde::Serialize;
 
 use crate::cli::plan_summary::{SearchFigures, Summary, render};
 use embplan::partition::Combiner;
+use embplan::placement::{Topology, search_placed};
 use embplan::plan::quality::PROVISIONAL;
 use embplan::plan::{
     Choice, Family, Plan, QualityModel, SearchOptions, SearchSpace, Target, UniformFamily,
@@ -22,6 +23,7 @@ use embplan::size::{format_iec, group_thousands, parse_bytes};
 #[command(after_help = "Examples:\n  \
 embplan plan --budget 4GiB schemas/criteo-kaggle.toml\n  \
 embplan plan --budget 1GiB --target torchrec schemas/criteo-kaggle.toml -o plan.toml\n  \
+embplan plan --devices 8 --device-memory 80GiB --target torchrec schemas/criteo-1tb.toml -o plan.toml\n  \
 embplan plan --budget 512MB --families qr,crt --combiners mult,concat schema.toml --json\n  \
 embplan plan --uniform qr:4:mult --threshold 200 schemas/criteo-kaggle.toml -o qr4.toml\n\n\
 The budget counts weights + optimizer state exactly as `embplan estimate` does. Predicted \
@@ -36,8 +38,23 @@ pub struct Args {
     pub schema: PathBuf,
 
     /// Memory budget for weights + optimizer state, e.g. 4GiB, 512MB, '1.5 TiB'.
-    #[arg(long, value_name = "SIZE", required_unless_present = "uniform", value_parser = parse_budget)]
+    #[arg(long, value_name = "SIZE", required_unless_present_any = ["uniform", "devices"], value_parser = parse_budget)]
     pub budget: Option<u64>,
+
+    /// Plan for N devices (ranks) of --device-memory each: the plan is fitted so its tables
+    /// place on them (table-wise; row-wise where one exceeds a device), and the plan file
+    /// holds the placement (`export --format torchrec` turns it into a ShardingPlan).
+    #[arg(long, value_name = "N", requires = "device_memory", value_parser = clap::value_parser!(u32).range(1..))]
+    pub devices: Option<u32>,
+
+    /// With --devices: each device's memory for tables, optimizer state and TorchRec's
+    /// input/output buffers, e.g. 80GiB.
+    #[arg(long, value_name = "SIZE", requires = "devices", value_parser = parse_budget)]
+    pub device_memory: Option<u64>,
+
+    /// With --devices: examples per rank and step, which size the buffers.
+    #[arg(long, value_name = "B", default_value_t = 512, requires = "devices", value_parser = clap::value_parser!(u64).range(1..))]
+    pub batch: u64,
 
     /// Compressed families to choose from, comma-separated (hash only with --allow-hash);
     /// full tables are always allowed. [default: qr,mixed-radix,crt]
@@ -197,10 +214,20 @@ pub fn run(args: &Args) -> Result<ExitCode> {
         Some(path) => QualityModel::load(path)?,
         None => QualityModel::default(),
     };
-    let (plan, mut summary) = match args.uniform {
+    let (mut plan, mut summary) = match args.uniform {
         Some((family, combiner)) => baseline(args, &schema, &model, family, combiner)?,
         None => searched(args, &schema, &model)?,
     };
+    if let (Some(topology), None) = (topology(args), &plan.placement) {
+        // A baseline is not fitted to the devices: place it as it is, or say why not.
+        let placement = embplan::placement::place(&plan, topology)?.map_err(|e| {
+            anyhow::anyhow!(
+                "the {} baseline does not place on the devices: {e}",
+                summary.method
+            )
+        })?;
+        plan.placement = Some(placement);
+    }
     summary.provisional = summary.quality_model == PROVISIONAL;
     let costs = plan.costs()?;
     if summary.total_bytes != costs.total.bytes {
@@ -289,11 +316,17 @@ fn baseline(
     Ok((plan, summary))
 }
 
-/// The searched plan for `--budget` and the solver's figures.
+/// The devices of `--devices`, `--device-memory` and `--batch`.
+fn topology(args: &Args) -> Option<Topology> {
+    Some(Topology {
+        devices: args.devices?,
+        device_memory: args.device_memory?,
+        batch: args.batch,
+    })
+}
+
+/// The searched plan for `--budget` (and the devices) and the solver's figures.
 fn searched(args: &Args, schema: &Schema, model: &QualityModel) -> Result<(Plan, Summary)> {
-    let budget = args
-        .budget
-        .context("--budget is required unless --uniform is given")?;
     let options = SearchOptions {
         space: SearchSpace {
             families: parse_families(args.families.as_deref(), args.allow_hash)?,
@@ -308,9 +341,19 @@ fn searched(args: &Args, schema: &Schema, model: &QualityModel) -> Result<(Plan,
         "planning {} features",
         group_thousands(schema.features.len() as u64)
     ));
-    let out = embplan::plan::search(schema, budget, &options)
-        .with_context(|| format!("cannot plan '{}'", args.schema.display()))?;
+    let context = || format!("cannot plan '{}'", args.schema.display());
+    let (out, placement, tries) = if let Some(t) = topology(args) {
+        let found = search_placed(schema, t, args.budget, &options).with_context(context)?;
+        (found.outcome, Some(found.placement), Some(found.tries))
+    } else {
+        let budget = args
+            .budget
+            .context("--budget is required unless --uniform or --devices is given")?;
+        let out = embplan::plan::search(schema, budget, &options).with_context(context)?;
+        (out, None, None)
+    };
     spinner.finish_and_clear();
+    let budget = out.budget_bytes;
     let method = out
         .plan
         .planner
@@ -336,9 +379,12 @@ fn searched(args: &Args, schema: &Schema, model: &QualityModel) -> Result<(Plan,
         } else {
             model.source.clone()
         },
+        placement_tries: tries,
         ..Summary::new(Some(budget), out.total_bytes, method)
     };
-    Ok((out.plan, summary))
+    let mut plan = out.plan;
+    plan.placement = placement;
+    Ok((plan, summary))
 }
 
 /// Every compressed feature whose (family, combiner) pair the quality model did not measure,

@@ -5,6 +5,7 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
+use crate::cli::placement_report::{device_table, placement_line};
 use crate::cli::report::{align_right, new_table, table_shapes};
 use embplan::cost::{NOT_COUNTED, compression_ratio};
 use embplan::plan::{Choice, Plan, PlanCosts};
@@ -55,6 +56,9 @@ pub struct Summary {
     pub extrapolated: Vec<String>,
     /// How the plan was made (`searched …` or the baseline's description).
     pub method: String,
+    /// With --devices: the budgets tried until the plan placed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub placement_tries: Option<u32>,
 }
 
 impl Summary {
@@ -73,6 +77,7 @@ impl Summary {
             not_complementary: Vec::new(),
             extrapolated: Vec::new(),
             method,
+            placement_tries: None,
         }
     }
 }
@@ -103,6 +108,10 @@ pub fn render(
             .filter(|c| c.compression.is_none_or(|r| r > 1.0 + 1e-9))
             .map(|c| c.line.clone()),
     );
+    if let Some(p) = &plan.placement {
+        lines.push(device_table(p).to_string());
+        lines.push(placement_line(p));
+    }
     lines.push(header_line(schema, plan, s));
     lines.push(budget_line(s));
     lines.push(full_model_line(s));
@@ -189,8 +198,12 @@ fn budget_line(s: &Summary) -> String {
     } else {
         ""
     };
+    let fitted = s.placement_tries.map_or_else(String::new, |n| {
+        let searches = if n == 1 { "search" } else { "searches" };
+        format!(", the largest whose plan places on the devices ({n} {searches})")
+    });
     format!(
-        "{plan} = {share:.1}% of the budget {} ({} bytes){verdict}",
+        "{plan} = {share:.1}% of the budget {} ({} bytes){fitted}{verdict}",
         format_iec(b),
         group_thousands(b)
     )

@@ -13,6 +13,7 @@ use anyhow::{Result, bail};
 use super::python::{HELPERS, check_limits, docstring, features_literal, py_float, py_str};
 use super::{Exported, Exporter, sub_table_names};
 use crate::init::{InitMode, table_inits};
+use crate::placement::Sharding;
 use crate::plan::Plan;
 use crate::schema::Dtype;
 
@@ -136,6 +137,9 @@ def optimizer_class():
     return {"adagrad": torch.optim.Adagrad, "adam": torch.optim.Adam}.get(OPTIMIZER, torch.optim.SGD)
 "#;
 
+/// `sharding_plan` and `torchrec_storage_per_rank`: PLACEMENT for TorchRec.
+const PLACEMENT_PY: &str = include_str!("torchrec_placement.py");
+
 /// The trainer script of a package (`DIR/train.py`).
 const TRAIN_PY: &str = include_str!("torchrec_train.py");
 
@@ -164,6 +168,44 @@ pub fn torchrec_package(plan: &Plan) -> Result<Package> {
         files,
         warnings: module.warnings,
     })
+}
+
+/// `PLACEMENT = {...}`: the plan's devices and each sub-table's sharding (rank for
+/// table-wise), or `None` for a plan made without `--devices`.
+fn placement_literal(plan: &Plan) -> String {
+    let Some(p) = &plan.placement else {
+        return "# Made without --devices: TorchRec's planner chooses the sharding.\nPLACEMENT = None\n"
+            .to_string();
+    };
+    let t = p.topology;
+    let mut s = String::from(
+        "# Where `embplan plan --devices` put each table; train.py shards with it.\nPLACEMENT = {\n",
+    );
+    let _ = writeln!(s, "    \"devices\": {},", t.devices);
+    let _ = writeln!(s, "    \"device_memory\": {},", t.device_memory);
+    let _ = writeln!(s, "    \"batch\": {},", t.batch);
+    s.push_str("    \"tables\": {\n");
+    for table in &p.tables {
+        let (kind, rank) = match (table.sharding, table.rank) {
+            (Sharding::TableWise, Some(r)) => ("table_wise", r.to_string()),
+            _ => ("row_wise", "None".to_string()),
+        };
+        let _ = writeln!(
+            s,
+            "        {}: ({}, {rank}),",
+            py_str(&table.table),
+            py_str(kind)
+        );
+    }
+    s.push_str("    },\n");
+    let bytes: Vec<String> = p.loads.iter().map(|l| l.bytes().to_string()).collect();
+    let _ = writeln!(
+        s,
+        "    \"device_bytes\": [{}],  # per rank: tables + optimizer + buffers, as embplan counts them",
+        bytes.join(", ")
+    );
+    s.push_str("}\n");
+    s
 }
 
 impl Exporter for TorchRec {
@@ -213,9 +255,12 @@ impl Exporter for TorchRec {
                 );
             }
         }
-        s.push_str("]\n\n\n");
+        s.push_str("]\n\n");
+        s.push_str(&placement_literal(plan));
+        s.push_str("\n\n");
         s.push_str(HELPERS);
         s.push_str(MODULES);
+        s.push_str(PLACEMENT_PY);
         let mut out = Exported::text(s);
         if !odd_dims.is_empty() {
             out.warnings.push(format!(

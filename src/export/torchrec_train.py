@@ -28,6 +28,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import embplan_tables as T  # noqa: E402
 
 from torchrec.distributed.model_parallel import DistributedModelParallel  # noqa: E402
+from torchrec.distributed.types import ShardingPlan  # noqa: E402
 from torchrec.models.dlrm import DenseArch, InteractionArch, OverArch  # noqa: E402
 from torchrec.optim.keyed import CombinedOptimizer, KeyedOptimizerWrapper  # noqa: E402
 from torchrec.optim.optimizers import in_backward_optimizer_filter  # noqa: E402
@@ -169,10 +170,32 @@ def data_parallel_tables(model):
     return names
 
 
+def placement_plan(model, world, device):
+    """The ShardingPlan of the plan's placement (None without one: TorchRec's planner decides)."""
+    local = int(os.environ.get("LOCAL_WORLD_SIZE", world))
+    module_plan = T.sharding_plan(model.sparse.ebc, world, local, device.type)
+    return None if module_plan is None else ShardingPlan({"sparse.ebc": module_plan})
+
+
+def placement_report():
+    """Per rank: embplan's bytes, TorchRec's planner's estimate of the same shards, capacity."""
+    capacity = T.PLACEMENT["device_memory"]
+    estimates = T.torchrec_storage_per_rank()
+    lines = [f"placement on {T.PLACEMENT['devices']} devices of {capacity} bytes (batch {T.PLACEMENT['batch']}):"]
+    for r, (ours, theirs) in enumerate(zip(T.PLACEMENT["device_bytes"], estimates)):
+        verdict = "fits" if theirs <= capacity else "OVER CAPACITY"
+        lines.append(f"  rank {r}: embplan {ours} bytes, TorchRec's planner {theirs} bytes: {verdict}")
+    return "\n".join(lines)
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--steps", type=int, required=True, help="training steps")
-    p.add_argument("--batch", type=int, default=512, help="examples per rank and step (default 512)")
+    default_batch = T.PLACEMENT["batch"] if T.PLACEMENT else 512
+    p.add_argument(
+        "--batch", type=int, default=default_batch,
+        help=f"examples per rank and step (default {default_batch}: the plan's placement batch, else 512)",
+    )
     p.add_argument("--data", help="directory of TorchRec's preprocessed Criteo .npy files (default: synthetic)")
     p.add_argument("--lr", type=float, default=0.05, help="learning rate of tables and MLPs (default 0.05)")
     p.add_argument("--seed", type=int, default=0, help="seed of initialisation and synthetic data")
@@ -196,7 +219,7 @@ def main():
         check_cpu_support()
     model = Model(device)
     T.apply_optimizer(model.sparse.ebc, args.lr)
-    model = DistributedModelParallel(module=model, device=device)
+    model = DistributedModelParallel(module=model, device=device, plan=placement_plan(model, world, device))
     # Backward updates only the sharded tables; the MLPs and the tables the planner made
     # data-parallel need an optimizer of their own.
     rest = dict(in_backward_optimizer_filter(model.named_parameters()))
@@ -230,6 +253,8 @@ def main():
     dist.all_gather_object(lines, line)  # printed by rank 0, in rank order
     if rank == 0:
         print("\n".join(lines), flush=True)
+        if T.PLACEMENT is not None:
+            print(placement_report(), flush=True)
     loss_fn = nn.BCEWithLogitsLoss()
     for step in range(1, args.steps + 1):
         dense, ids, labels = next(batches)

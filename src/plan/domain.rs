@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::cost::Cost;
 use crate::partition::Scheme;
+use crate::placement::Placement;
 use crate::plan::PlannedFeature;
 use crate::schema::{Dtype, Optimizer, Schema};
 
@@ -43,6 +44,8 @@ pub struct Plan {
     pub features: Vec<PlannedFeature>,
     /// How the plan was made, if a planner made it.
     pub planner: Option<PlannerInfo>,
+    /// Where its tables go on devices, if it was planned for them.
+    pub placement: Option<Placement>,
 }
 
 /// Counts of a whole plan.
@@ -74,6 +77,7 @@ impl Plan {
             optimizer: schema.optimizer,
             features,
             planner: None,
+            placement: None,
         })
     }
 

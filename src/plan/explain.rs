@@ -121,6 +121,7 @@ mod tests {
             optimizer: Optimizer::None,
             features: vec![f, full],
             planner: None,
+            placement: None,
         };
         let text = "dim = 4\n[[feature]]\nname = \"c\"\ncardinality = 20\n[[feature]]\nname = \"d\"\ncardinality = 5\n";
         let mut schema = Schema::from_toml(&crate::source::Source::new("s.toml", text)).unwrap();

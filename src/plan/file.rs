@@ -36,6 +36,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::cost::Cost;
 use crate::partition::{Combiner, ExplicitPartitions, Family, Scheme};
+use crate::placement::{Placement, device_loads};
 use crate::plan::{Plan, PlannedFeature, PlannerInfo};
 use crate::schema::{Dtype, Optimizer, Schema, WideU64, wide_u64};
 use crate::source::Source;
@@ -110,6 +111,7 @@ impl Plan {
                 full_bytes: costs.full_total.map(|c| c.bytes),
             },
             planner: self.planner.clone(),
+            placement: self.placement.clone(),
             features,
         })
     }
@@ -183,6 +185,8 @@ struct RawPlan {
     totals: RawTotals,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     planner: Option<PlannerInfo>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    placement: Option<Placement>,
     #[serde(rename = "feature")]
     features: Vec<RawFeature>,
 }
@@ -435,12 +439,13 @@ impl RawPlan {
             })?;
             features.push(f);
         }
-        let plan = Plan {
+        let mut plan = Plan {
             name: self.name,
             dtype,
             optimizer: opt,
             features,
             planner: self.planner,
+            placement: None,
         };
         let costs = plan.costs()?;
         check_cost("totals", self.totals.cost, costs.total)?;
@@ -450,8 +455,40 @@ impl RawPlan {
                 bail!("totals store full_bytes = {stored} but the features give {derived:?}");
             }
         }
+        if let Some(placement) = self.placement {
+            check_placement(&plan, &placement).context("placement")?;
+            plan.placement = Some(placement);
+        }
         Ok(plan)
     }
+}
+
+/// A stored placement must name the plan's tables in order and store the loads they give.
+fn check_placement(plan: &Plan, placement: &Placement) -> Result<()> {
+    let loads = device_loads(plan, placement.topology, &placement.tables)?;
+    if loads.len() != placement.loads.len() {
+        bail!(
+            "it stores {} devices but its topology has {}",
+            placement.loads.len(),
+            loads.len()
+        );
+    }
+    for (rank, (stored, derived)) in placement.loads.iter().zip(&loads).enumerate() {
+        if stored != derived {
+            let show = |l: &crate::placement::DeviceLoad| {
+                format!(
+                    "table_bytes = {}, buffer_bytes = {}, lookups = {}",
+                    l.table_bytes, l.buffer_bytes, l.lookups
+                )
+            };
+            bail!(
+                "device {rank} stores {} but its tables give {}",
+                show(stored),
+                show(derived)
+            );
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -489,6 +526,7 @@ mod tests {
                 .unwrap(),
             ],
             planner: None,
+            placement: None,
         }
     }
 
@@ -561,7 +599,7 @@ mod tests {
                 .enumerate()
                 .map(|(i, mut f)| { f.set_name(format!("f{i}")); f })
                 .collect();
-            let plan = Plan { name: None, dtype, optimizer: opt, features, planner: None };
+            let plan = Plan { name: None, dtype, optimizer: opt, features, planner: None, placement: None };
             let costs = plan.costs().unwrap();
             for (f, c) in plan.features.iter().zip(&costs.features) {
                 let rows: u64 = f.tables().iter().map(|t| t.rows).sum();

@@ -189,6 +189,7 @@ pub fn search(
             lower_bound: Some(lower_bound),
             quality_model: Some(model.source.clone()),
         }),
+        placement: None,
     };
     Ok(SearchOutcome {
         plan,

@@ -155,6 +155,7 @@ pub fn uniform(schema: &Schema, spec: &UniformSpec, model: &QualityModel) -> Res
             lower_bound: None,
             quality_model: Some(model.source.clone()),
         }),
+        placement: None,
     })
 }
 

@@ -310,6 +310,7 @@ mod tests {
             optimizer: Optimizer::Sgd,
             features,
             planner: None,
+            placement: None,
         };
         let rows = rows(&plan).unwrap();
         assert_eq!(rows.len(), 1 + MAX_ROWS);

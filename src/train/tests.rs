@@ -14,6 +14,7 @@ fn plan_of(features: Vec<PlannedFeature>) -> Plan {
         optimizer: Optimizer::Adagrad,
         features,
         planner: None,
+        placement: None,
     }
 }
 

@@ -22,6 +22,7 @@ fn write_plan(dir: &Path) -> PathBuf {
                 .unwrap(),
         ],
         planner: None,
+        placement: None,
     };
     let path = dir.join("plan.toml");
     plan.write(&path).unwrap();

@@ -91,6 +91,7 @@ fn sample() -> Plan {
             ),
         ],
         planner: None,
+        placement: None,
     }
 }
 
@@ -108,6 +109,7 @@ fn dlrm_sample() -> Plan {
             f("C4", 1000, Scheme::Qr { m: 40 }, Some(Combiner::Mult)),
         ],
         planner: None,
+        placement: None,
     }
 }
 

@@ -103,6 +103,7 @@ fn small_plan_toml() -> String {
             PlannedFeature::new("b", 10, 4, Scheme::Full, None).unwrap(),
         ],
         planner: None,
+        placement: None,
     }
     .to_toml_string()
     .unwrap()

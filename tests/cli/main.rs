@@ -2,6 +2,7 @@
 //! each module runs the `embplan` binary (or the library's exports) for one area.
 
 mod common;
+mod devices_cli;
 mod export_cli;
 mod export_formats;
 mod foundation_cli;

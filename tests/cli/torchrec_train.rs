@@ -58,6 +58,7 @@ fn plan(dtype: Dtype, optimizer: Optimizer) -> Plan {
         optimizer,
         features,
         planner: None,
+        placement: None,
     }
 }
 
@@ -99,11 +100,28 @@ fn train(python: &Path, plan: &Plan, steps: usize, data: Option<&Path>) -> Train
     let dir = tempfile::tempdir().unwrap();
     let plan_path = dir.path().join("plan.toml");
     plan.write(&plan_path).unwrap();
+    let name = plan.name.as_deref().unwrap_or_default();
+    let mut args = vec!["--batch".to_string(), "128".to_string()];
+    if let Some(d) = data {
+        args.extend(["--data".to_string(), d.display().to_string()]);
+    }
+    train_file(python, &plan_path, steps, &args, name)
+}
+
+/// Exports the plan file as a package and runs its train.py on 2 CPU ranks with `args`.
+fn train_file(
+    python: &Path,
+    plan_path: &Path,
+    steps: usize,
+    args: &[String],
+    name: &str,
+) -> Trained {
+    let dir = tempfile::tempdir().unwrap();
     let pkg = dir.path().join("pkg");
     cargo_bin_cmd!("embplan")
         .args(["export", "--format", "torchrec", "-q", "-o"])
         .arg(&pkg)
-        .arg(&plan_path)
+        .arg(plan_path)
         .assert()
         .success();
     let out = std::process::Command::new(python)
@@ -115,15 +133,14 @@ fn train(python: &Path, plan: &Plan, steps: usize, data: Option<&Path>) -> Train
             "2",
         ])
         .arg(pkg.join("train.py"))
-        .args(["--steps", &steps.to_string(), "--batch", "128"])
-        .args(data.iter().flat_map(|d| [Path::new("--data"), d]))
+        .args(["--steps", &steps.to_string()])
+        .args(args)
         .output()
         .expect("cannot run torchrun");
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
-        "{}: {stdout}{}",
-        plan.name.as_deref().unwrap_or_default(),
+        "{name}: {stdout}{}",
         String::from_utf8_lossy(&out.stderr)
     );
     parse(&stdout)
@@ -213,5 +230,100 @@ fn packages_train_on_criteo_npy_days() {
         last < run.losses[0],
         "the loss did not fall: {:?}",
         run.losses
+    );
+}
+
+/// Per rank, (embplan's bytes, TorchRec's planner's estimate) from train.py's placement lines.
+fn placement_lines(stdout: &str) -> Vec<(u64, u64)> {
+    stdout
+        .lines()
+        .filter_map(|line| {
+            let rest = line.trim_start().strip_prefix("rank ")?;
+            let (_, rest) = rest.split_once(": embplan ")?;
+            let (ours, rest) = rest.split_once(" bytes, TorchRec's planner ")?;
+            let (theirs, verdict) = rest.split_once(" bytes: ")?;
+            assert_eq!(verdict, "fits", "{line}");
+            Some((ours.parse().unwrap(), theirs.parse().unwrap()))
+        })
+        .collect()
+}
+
+/// Plans `schema` for two devices of `memory` (with `extra` plan flags), trains its package
+/// for 4 steps on 2 CPU ranks and checks the run against the placement: TorchRec's planner
+/// prices each rank's shards as embplan does, within capacity, and DistributedModelParallel
+/// put the tables where the placement says. Returns the plan.
+fn check_placed_run(schema: &str, memory: &str, extra: &[&str]) -> Plan {
+    let python = python_with(
+        "EMBPLAN_TORCHREC_PYTHON",
+        "venv-torchrec",
+        "torchrec.distributed.model_parallel",
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let plan_path = dir.path().join("plan.toml");
+    let schema = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("schemas")
+        .join(schema);
+    cargo_bin_cmd!("embplan")
+        .args([
+            "plan",
+            "--target",
+            "torchrec",
+            "--devices",
+            "2",
+            "--device-memory",
+            memory,
+            "-q",
+            "-o",
+        ])
+        .arg(&plan_path)
+        .args(extra)
+        .arg(&schema)
+        .assert()
+        .success();
+    let plan = Plan::load(&plan_path).unwrap();
+    let placement = plan.placement.clone().unwrap();
+    let run = train_file(&python, &plan_path, 4, &[], &schema.display().to_string());
+    let lines = placement_lines(&run.stdout);
+    assert_eq!(lines.len(), 2, "{}", run.stdout);
+    for (rank, ((ours, theirs), load)) in lines.iter().zip(&placement.loads).enumerate() {
+        assert_eq!(*ours, load.bytes(), "rank {rank}");
+        assert_eq!(ours, theirs, "rank {rank}: {}", run.stdout);
+        assert!(*theirs <= placement.topology.device_memory);
+    }
+    // f32 + Adagrad: each rank's weights are half its table bytes; nothing data-parallel.
+    for (rank, ((tables, copies), load)) in run.ranks.iter().zip(&placement.loads).enumerate() {
+        assert_eq!(*copies, 0, "rank {rank}");
+        assert_eq!(*tables * 2, load.table_bytes, "rank {rank}: {}", run.stdout);
+    }
+    assert_eq!(run.losses.len(), 4);
+    assert!(run.losses.iter().all(|l| l.is_finite()), "{:?}", run.losses);
+    plan
+}
+
+#[test]
+#[ignore = "needs TorchRec: .ci/python-envs, then cargo test --test cli -- --ignored torchrec_train:: (.ci/run does)"]
+fn kaggle_plan_for_two_devices_shards_with_its_placement() {
+    // Two devices of 640 MiB: about the 1 GiB Kaggle plan of the README with its optimizer.
+    let plan = check_placed_run("criteo-kaggle.toml", "640MiB", &[]);
+    assert!(plan.costs().unwrap().total.bytes > 1 << 30);
+}
+
+#[test]
+#[ignore = "needs TorchRec: .ci/python-envs, then cargo test --test cli -- --ignored torchrec_train:: (.ci/run does)"]
+fn a_row_wise_placement_shards_and_trains() {
+    // Hashed tables of the synthetic schema on devices too small for its largest one whole.
+    let plan = check_placed_run(
+        "synthetic.toml",
+        "6MiB",
+        &["--families", "hash", "--allow-hash"],
+    );
+    let placement = plan.placement.unwrap();
+    assert!(
+        placement
+            .tables
+            .iter()
+            .any(|t| t.sharding == embplan::placement::Sharding::RowWise),
+        "{:?}",
+        placement.tables
     );
 }

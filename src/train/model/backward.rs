@@ -184,6 +184,7 @@ mod tests {
             optimizer: Optimizer::Sgd,
             features,
             planner: None,
+            placement: None,
         };
         let cfg = ModelConfig {
             interaction: Interaction::Dot,

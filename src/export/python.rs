@@ -270,39 +270,44 @@ pub(crate) const HELPERS: &str = r#"def check_ids(ids, feature):
 
 
 def class_ids(ids, table, lookup=None):
-    """The row of every id in one table: (ids div divisor) mod modulus, or its lookup.
+    """The row of every id in one table (an entry of a feature's "tables"): its lookup, or
+    its arithmetic map (index_rows)."""
+    if lookup is not None:
+        return lookup[ids]
+    modulus = table["modulus"]
+    return index_rows(
+        ids, table["divisor"], 0 if modulus is None else modulus, table.get("hot", 0), table.get("own", False)
+    )
 
-    With "hot": K, ids below K (the most frequent) get row id (table 0, "own") or the
-    shared row 0 (the other tables), and the others base + the map of id - K, base being
-    K or 1.
+
+def index_rows(ids: torch.Tensor, divisor: int, modulus: int, hot: int, own: bool) -> torch.Tensor:
+    """(ids div divisor) mod modulus (modulus 0: none); with hot K > 0, ids below K (the most
+    frequent) get row id (the table that holds the hot rows, "own") or the shared row 0 (the
+    other tables), and the others base + the map of id - K, base being K or 1.
 
     Exact int64 arithmetic: torch.div(..., rounding_mode="floor") on int64 stays integer,
     whereas float division (as in DLRM's QREmbeddingBag) can misplace ids of 2**24 and more.
+    Scriptable (torch.jit.script) and free of graph breaks (torch.compile).
     """
-    if lookup is not None:
-        return lookup[ids]
-    hot = table.get("hot", 0)
-    if hot:
+    if hot > 0:
         tail = torch.clamp(ids - hot, min=0)
-        rows = arith_rows(tail, table) + (hot if table["own"] else 1)
-        return torch.where(ids < hot, ids if table["own"] else torch.zeros_like(ids), rows)
-    return arith_rows(ids, table)
+        rows = arith_rows(tail, divisor, modulus) + (hot if own else 1)
+        return torch.where(ids < hot, ids if own else torch.zeros_like(ids), rows)
+    return arith_rows(ids, divisor, modulus)
 
 
-def arith_rows(ids, table):
-    """(ids div divisor) mod modulus."""
+def arith_rows(ids: torch.Tensor, divisor: int, modulus: int) -> torch.Tensor:
+    """(ids div divisor) mod modulus; modulus 0 takes no remainder."""
     rows = ids
-    if table["divisor"] != 1:
-        rows = torch.div(rows, table["divisor"], rounding_mode="floor")
-    if table["modulus"] is not None:
-        rows = torch.remainder(rows, table["modulus"])
+    if divisor != 1:
+        rows = torch.div(rows, divisor, rounding_mode="floor")
+    if modulus != 0:
+        rows = torch.remainder(rows, modulus)
     return rows
 
 
-def combine(parts, combiner):
-    """One feature's vector from its tables' rows: concat, add or mult (None: one table)."""
-    if combiner is None:
-        return parts[0]
+def combine(parts: List[torch.Tensor], combiner: str) -> torch.Tensor:
+    """One feature's vector from its tables' rows: concat, add or mult ("": one table)."""
     if combiner == "concat":
         return torch.cat(parts, dim=-1)
     out = parts[0]

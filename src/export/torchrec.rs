@@ -81,7 +81,7 @@ class Combine(nn.Module):
         by_name = pooled.to_dict()
         return {
             feature["name"]: combine(
-                [by_name[table["name"]] for table in feature["tables"]], feature["combiner"]
+                [by_name[table["name"]] for table in feature["tables"]], feature["combiner"] or ""
             )
             for feature in FEATURES
         }
@@ -110,7 +110,7 @@ class CompositionalEmbeddings(nn.Module):
     def forward(self, subtables: KeyedJaggedTensor) -> KeyedTensor:
         by_name = self.ebc(subtables).to_dict()
         vectors = [
-            combine([by_name[table["name"]] for table in feature["tables"]], feature["combiner"])
+            combine([by_name[table["name"]] for table in feature["tables"]], feature["combiner"] or "")
             for feature in FEATURES
         ]
         return KeyedTensor(
@@ -225,7 +225,7 @@ impl Exporter for TorchRec {
         }
         let costs = plan.costs()?;
         let mut s = docstring(plan, "TorchRec embedding tables", USAGE)?;
-        s.push_str("\nimport torch\nfrom torch import nn\n");
+        s.push_str("\nfrom typing import List\n\nimport torch\nfrom torch import nn\n");
         s.push_str(
             "from torchrec.modules.embedding_configs import DataType, EmbeddingBagConfig, PoolingType\n",
         );

@@ -357,7 +357,8 @@ fn generated_python_compiles() {
 
 /// Imports the generated module with torch and checks it against the plan: parameter count
 /// and weight bytes, forward on ids 0 and n - 1 of every feature, exact class ids near 2^62,
-/// and distinct vectors for every code of the concat features.
+/// distinct vectors for every code of the concat features, and the same vectors from
+/// `torch.jit.script` and from `torch.compile(fullgraph=True)` (no graph breaks).
 const TORCH_CHECK: &str = r#"
 import importlib
 import json
@@ -374,7 +375,8 @@ def check(module_name, params, weight_bytes):
     got = sum(p.numel() * p.element_size() for p in model.parameters())
     assert got == weight_bytes == pe.WEIGHT_BYTES, (module_name, got, weight_bytes)
     for module in model.features:
-        for embedding, table in zip(module.tables, module.spec["tables"]):
+        for table_module, table in zip(module.tables, module.spec["tables"]):
+            embedding = table_module.embedding
             low, high = table["init"]
             w = embedding.weight.float()
             assert embedding.weight.dtype == pe.DTYPE
@@ -407,11 +409,23 @@ def check(module_name, params, weight_bytes):
     bag = model.features[1](torch.tensor([3, 5, 7]), torch.tensor([0, 2]))
     single = model.features[1](torch.tensor([3, 5, 7]))
     assert torch.allclose(bag[0], single[0] + single[1]) and torch.allclose(bag[1], single[2])
-    try:
-        model.features[0](torch.tensor([pe.FEATURES[0]["cardinality"]]))
-        raise AssertionError("id n accepted")
-    except ValueError:
-        pass
+    scripted = torch.jit.script(model)
+    compiled = torch.compile(model, fullgraph=True, backend="aot_eager")
+    for other, how in ((scripted, "jit.script"), (compiled, "compile")):
+        again = other(ids)
+        for f in pe.FEATURES:
+            assert torch.equal(again[f["name"]], out[f["name"]]), (how, f["name"])
+    assert torch.equal(scripted.features[1](torch.tensor([3, 5, 7]), torch.tensor([0, 2])), bag)
+    bags = torch.compile(model.features[1], fullgraph=True, backend="aot_eager")
+    assert torch.equal(bags(torch.tensor([3, 5, 7]), torch.tensor([0, 2])), bag)
+    explanation = torch._dynamo.explain(model)(ids)
+    assert explanation.graph_break_count == 0, explanation.break_reasons
+    for feature in (model.features[0], scripted.features[0]):
+        try:
+            feature(torch.tensor([pe.FEATURES[0]["cardinality"]]))
+            raise AssertionError("id n accepted")
+        except RuntimeError as e:
+            assert "ids must be in [0, " in str(e), str(e)
     print(f"ok {module_name}: {params} params, {weight_bytes} weight bytes ({pe.DTYPE}), {len(pe.FEATURES)} features")
 
 

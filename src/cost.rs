@@ -2,8 +2,10 @@
 //!
 //! Counted, per table of `rows × dim`:
 //! - params = rows × dim;
-//! - weight bytes = params × bytes(dtype) (f32 4, f16/bf16 2, int8 1) plus, for int8,
-//!   4 bytes per row of scale and bias;
+//! - weight bytes = params × bytes(dtype) (f32 4, f16/bf16 2); for int8, what TorchRec's
+//!   quantized collection allocates: rows of dim bytes plus 4 bytes of fp16 scale and bias,
+//!   packed (`row_alignment=1`, as the torchrec export builds it), each table starting on a
+//!   128-byte cache line (FBGEMM's inference TBE), so rows × (dim + 4) rounded up to 128;
 //! - optimizer bytes: none/sgd 0, adagrad 1× the weight bytes, rowwise-adagrad one f32
 //!   per row (4 × rows), adam 2× the weight bytes.
 //!
@@ -16,6 +18,9 @@ use anyhow::{Result, anyhow};
 use serde::{Deserialize, Serialize};
 
 use crate::schema::{Dtype, Optimizer};
+
+/// FBGEMM's inference TBE starts every table on a cache line of this many bytes.
+pub const INT8_TABLE_ALIGNMENT: u64 = 128;
 
 /// What byte counts leave out, printed under every table of counts.
 pub const NOT_COUNTED: &str = "Not counted: activations, dense/MLP parameters, input index buffers (int64 per looked-up id), output and pipelining buffers.";
@@ -47,10 +52,14 @@ impl Cost {
         let params = rows
             .checked_mul(u64::from(dim))
             .ok_or_else(|| overflow("parameter count"))?;
-        let weight_bytes = params
-            .checked_mul(dtype.element_bytes())
-            .and_then(|b| b.checked_add(rows.checked_mul(dtype.row_overhead_bytes())?))
-            .ok_or_else(|| overflow("weight bytes"))?;
+        let weight_bytes = match dtype {
+            Dtype::Int8 => u64::from(dim)
+                .checked_add(dtype.row_overhead_bytes())
+                .and_then(|row| rows.checked_mul(row))
+                .and_then(|b| b.checked_next_multiple_of(INT8_TABLE_ALIGNMENT)),
+            _ => params.checked_mul(dtype.element_bytes()),
+        }
+        .ok_or_else(|| overflow("weight bytes"))?;
         let optimizer_bytes = match optimizer {
             Optimizer::None | Optimizer::Sgd => Some(0),
             Optimizer::Adagrad => Some(weight_bytes),
@@ -129,7 +138,7 @@ mod tests {
             (Dtype::F32, 64_000),
             (Dtype::F16, 32_000),
             (Dtype::Bf16, 32_000),
-            (Dtype::Int8, 16_000 + 4_000),
+            (Dtype::Int8, 20_096), // 1000 × (16 + 4) up to a multiple of 128
         ] {
             expect(dtype, Optimizer::None, w, 0);
             expect(dtype, Optimizer::Sgd, w, 0);

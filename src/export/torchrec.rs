@@ -140,6 +140,9 @@ def optimizer_class():
 /// `sharding_plan` and `torchrec_storage_per_rank`: PLACEMENT for TorchRec.
 const PLACEMENT_PY: &str = include_str!("torchrec_placement.py");
 
+/// `quantize` and `allocated_bytes`: the INT8 inference collection of an int8 plan.
+const QUANT_PY: &str = include_str!("torchrec_quant.py");
+
 /// The trainer script of a package (`DIR/train.py`).
 const TRAIN_PY: &str = include_str!("torchrec_train.py");
 
@@ -261,6 +264,9 @@ impl Exporter for TorchRec {
         s.push_str(HELPERS);
         s.push_str(MODULES);
         s.push_str(PLACEMENT_PY);
+        if plan.dtype == Dtype::Int8 {
+            s.push_str(QUANT_PY);
+        }
         let mut out = Exported::text(s);
         if !odd_dims.is_empty() {
             out.warnings.push(format!(

@@ -147,11 +147,19 @@ def local_bytes(value):
     return 0
 
 
-def check_cpu_support():
-    """FBGEMM's CPU kernels train fp32 and fp16 tables with SGD or (row-wise) Adagrad only."""
+def check_support(cuda):
+    """INT8 tables are for inference; FBGEMM's CPU kernels train fp32 and fp16 tables with
+    SGD or (row-wise) Adagrad only."""
+    dtypes = {table.data_type.name for table in T.TABLES}
+    if "INT8" in dtypes:
+        raise SystemExit(
+            "error: INT8 tables are for inference (TorchRec's quantized collection): plan with "
+            "--dtype f32 or f16 to train, then swap in embplan_tables.quantize(tables.ebc)"
+        )
+    if cuda:
+        return
     if T.OPTIMIZER == "adam":
         raise SystemExit("error: FBGEMM has no Adam on CPU; train this plan on GPUs, or plan with --optimizer adagrad")
-    dtypes = {table.data_type.name for table in T.TABLES}
     unsupported = dtypes - {"FP32", "FP16"}
     if unsupported:
         raise SystemExit(
@@ -215,8 +223,7 @@ def main():
     dist.init_process_group(backend="nccl" if cuda else "gloo")
     torch.manual_seed(args.seed)
 
-    if not cuda:
-        check_cpu_support()
+    check_support(cuda)
     model = Model(device)
     T.apply_optimizer(model.sparse.ebc, args.lr)
     model = DistributedModelParallel(module=model, device=device, plan=placement_plan(model, world, device))

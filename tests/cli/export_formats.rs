@@ -564,3 +564,54 @@ fn torchrec_tables_match_the_plan() {
         &[params],
     );
 }
+
+/// An int8 plan's quantized collection: it allocates exactly the plan's weight bytes (the
+/// count `estimate` prints) and its vectors are the float collection's within int8 rounding.
+const TORCHREC_INT8_CHECK: &str = r#"
+import sys
+import torch
+from torchrec.sparse.jagged_tensor import KeyedJaggedTensor
+import plan_tables as tp
+
+torch.manual_seed(0)
+ebc = tp.embedding_bag_collection()
+names = [f["name"] for f in tp.FEATURES]
+values = [torch.tensor([0, f["cardinality"] - 1, f["cardinality"] // 2]) for f in tp.FEATURES]
+kjt = tp.RemapIds()(
+    KeyedJaggedTensor.from_lengths_sync(
+        keys=names, values=torch.cat(values), lengths=torch.ones(3 * len(names), dtype=torch.int64)
+    )
+)
+reference = tp.Combine()(ebc(kjt))
+quantized = tp.quantize(ebc)
+held = tp.allocated_bytes(quantized)
+assert held == int(sys.argv[1]) == tp.WEIGHT_BYTES, (held, sys.argv[1], tp.WEIGHT_BYTES)
+out = tp.Combine()(quantized(kjt))
+for name in names:
+    scale = reference[name].abs().max().item() + 1e-12
+    err = (out[name].float() - reference[name].float()).abs().max().item()
+    assert out[name].shape == reference[name].shape and err <= 0.05 * scale, (name, err, scale)
+print(f"ok torchrec int8: the quantized collection holds {held} bytes, the plan's weight bytes")
+"#;
+
+#[test]
+#[ignore = "needs TorchRec: .ci/python-envs, then cargo test --test cli -- --ignored export_formats:: (.ci/run does)"]
+fn torchrec_int8_collection_allocates_the_plans_bytes() {
+    let python = python_with(
+        "EMBPLAN_TORCHREC_PYTHON",
+        "venv-torchrec",
+        "torchrec.quant.embedding_modules",
+    );
+    let plan = Plan {
+        dtype: Dtype::Int8,
+        ..sample()
+    };
+    let text = export(&plan, Format::Torchrec).unwrap().text;
+    let weights = plan.costs().unwrap().total.weight_bytes.to_string();
+    run_check(
+        &python,
+        &[("plan_tables.py".into(), text)],
+        TORCHREC_INT8_CHECK,
+        &[weights],
+    );
+}

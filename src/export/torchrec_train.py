@@ -27,7 +27,9 @@ from torch import nn
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import embplan_tables as T  # noqa: E402
 
+from torchrec.datasets.utils import Batch  # noqa: E402
 from torchrec.distributed.model_parallel import DistributedModelParallel  # noqa: E402
+from torchrec.distributed.train_pipeline import TrainPipelineSparseDist  # noqa: E402
 from torchrec.distributed.types import ShardingPlan  # noqa: E402
 from torchrec.models.dlrm import DenseArch, InteractionArch, OverArch  # noqa: E402
 from torchrec.optim.keyed import CombinedOptimizer, KeyedOptimizerWrapper  # noqa: E402
@@ -181,8 +183,8 @@ def data_parallel_tables(model):
 def placement_plan(model, world, device):
     """The ShardingPlan of the plan's placement (None without one: TorchRec's planner decides)."""
     local = int(os.environ.get("LOCAL_WORLD_SIZE", world))
-    module_plan = T.sharding_plan(model.sparse.ebc, world, local, device.type)
-    return None if module_plan is None else ShardingPlan({"sparse.ebc": module_plan})
+    module_plan = T.sharding_plan(model.model.sparse.ebc, world, local, device.type)
+    return None if module_plan is None else ShardingPlan({"model.sparse.ebc": module_plan})
 
 
 def placement_report():
@@ -194,6 +196,66 @@ def placement_report():
         verdict = "fits" if theirs <= capacity else "OVER CAPACITY"
         lines.append(f"  rank {r}: embplan {ours} bytes, TorchRec's planner {theirs} bytes: {verdict}")
     return "\n".join(lines)
+
+
+class TrainStep(nn.Module):
+    """The model and its loss as TorchRec's train pipelines drive them:
+    Batch -> (loss, (loss, logits, labels))."""
+
+    def __init__(self, device):
+        super().__init__()
+        self.model = Model(device)
+        self.loss_fn = nn.BCEWithLogitsLoss()
+
+    def forward(self, batch: Batch):
+        logits = self.model(batch.dense_features, batch.sparse_features)
+        loss = self.loss_fn(logits, batch.labels)
+        return loss, (loss.detach(), logits.detach(), batch.labels)
+
+
+def loader(examples):
+    """TorchRec Batches with ids already remapped to sub-table rows (RemapIds runs here, in
+    the data loader, so the model's input KJT goes straight to the sharded collection)."""
+    remap = T.RemapIds()
+    for dense, ids, labels in examples:
+        yield Batch(dense_features=dense, sparse_features=remap(to_kjt(ids)), labels=labels)
+
+
+def dense_optimizer(model, lr):
+    """The fused table optimizer plus one for what backward does not update: the MLPs and the
+    tables the sharding plan made data-parallel."""
+    rest = dict(in_backward_optimizer_filter(model.named_parameters()))
+    tables = {k: v for k, v in rest.items() if ".ebc." in k}
+    mlps = {k: v for k, v in rest.items() if ".ebc." not in k}
+    optimizers = [model.fused_optimizer]
+    optimizers.append(KeyedOptimizerWrapper(mlps, lambda params: torch.optim.Adagrad(params, lr=lr)))
+    if tables:
+        cls = T.optimizer_class()
+        if any(v.dtype != torch.float32 for v in tables.values()):
+            # torch's stateful optimizers on fp16 weights turn untouched rows into NaN.
+            cls = torch.optim.SGD
+        optimizers.append(KeyedOptimizerWrapper(tables, lambda params: cls(params, lr=lr)))
+    return CombinedOptimizer(optimizers)
+
+
+def report_bytes(model, rank, world):
+    """Rank 0 prints, in rank order, the bytes of tables and optimizer state each rank holds,
+    and the placement's figures beside TorchRec's planner's."""
+    replicated = data_parallel_tables(model)
+    weights = {k: local_bytes(v) for k, v in model.state_dict().items() if ".ebc." in k}
+    held = sum(weights.values())
+    copies = sum(b for k, b in weights.items() if k.split(".")[-2] in replicated)
+    state = local_bytes(model.fused_optimizer.state_dict()["state"])
+    line = (
+        f"rank {rank}/{world}: tables {held} bytes ({copies} of them data-parallel copies), "
+        f"fused optimizer state {state} bytes; the plan: {T.WEIGHT_BYTES} + {T.OPTIMIZER_BYTES} bytes over all ranks"
+    )
+    lines = [None] * world
+    dist.all_gather_object(lines, line)
+    if rank == 0:
+        print("\n".join(lines), flush=True)
+        if T.PLACEMENT is not None:
+            print(placement_report(), flush=True)
 
 
 def main():
@@ -224,53 +286,26 @@ def main():
     torch.manual_seed(args.seed)
 
     check_support(cuda)
-    model = Model(device)
-    T.apply_optimizer(model.sparse.ebc, args.lr)
-    model = DistributedModelParallel(module=model, device=device, plan=placement_plan(model, world, device))
-    # Backward updates only the sharded tables; the MLPs and the tables the planner made
-    # data-parallel need an optimizer of their own.
-    rest = dict(in_backward_optimizer_filter(model.named_parameters()))
-    tables = {k: v for k, v in rest.items() if ".ebc." in k}
-    mlps = {k: v for k, v in rest.items() if ".ebc." not in k}
-    optimizers = [model.fused_optimizer]
-    optimizers.append(KeyedOptimizerWrapper(mlps, lambda params: torch.optim.Adagrad(params, lr=args.lr)))
-    if tables:
-        cls = T.optimizer_class()
-        if any(v.dtype != torch.float32 for v in tables.values()):
-            # torch's stateful optimizers on fp16 weights turn untouched rows into NaN.
-            cls = torch.optim.SGD
-        optimizers.append(KeyedOptimizerWrapper(tables, lambda params: cls(params, lr=args.lr)))
-    optimizer = CombinedOptimizer(optimizers)
-    remap = T.RemapIds()
-    if days:
-        batches = criteo_batches(days, args.batch, rank, world)
-    else:
-        batches = synthetic_batches(args.batch, args.seed * 1000 + rank)
-
-    replicated = data_parallel_tables(model)
-    weights = {k: local_bytes(v) for k, v in model.state_dict().items() if ".ebc." in k}
-    held = sum(weights.values())
-    copies = sum(b for k, b in weights.items() if k.split(".")[-2] in replicated)
-    state = local_bytes(model.fused_optimizer.state_dict()["state"])
-    line = (
-        f"rank {rank}/{world}: tables {held} bytes ({copies} of them data-parallel copies), "
-        f"fused optimizer state {state} bytes; the plan: {T.WEIGHT_BYTES} + {T.OPTIMIZER_BYTES} bytes over all ranks"
+    step_module = TrainStep(device)
+    T.apply_optimizer(step_module.model.sparse.ebc, args.lr)
+    model = DistributedModelParallel(
+        module=step_module, device=device, plan=placement_plan(step_module, world, device)
     )
-    lines = [None] * world
-    dist.all_gather_object(lines, line)  # printed by rank 0, in rank order
-    if rank == 0:
-        print("\n".join(lines), flush=True)
-        if T.PLACEMENT is not None:
-            print(placement_report(), flush=True)
-    loss_fn = nn.BCEWithLogitsLoss()
+    optimizer = dense_optimizer(model, args.lr)
+    if days:
+        examples = criteo_batches(days, args.batch, rank, world)
+    else:
+        examples = synthetic_batches(args.batch, args.seed * 1000 + rank)
+    report_bytes(model, rank, world)
+    # TrainPipelineSparseDist overlaps the next batch's id all-to-all with this step's
+    # compute; it can, because ids are remapped in the loader and not inside the model.
+    pipeline = TrainPipelineSparseDist(model, optimizer, device)
+    batches = loader(examples)
     for step in range(1, args.steps + 1):
-        dense, ids, labels = next(batches)
-        subtables = remap(to_kjt(ids)).to(device)  # in the loader, outside the model
-        logits = model(dense.to(device), subtables)
-        loss = loss_fn(logits, labels.to(device))
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
+        loss, _logits, _labels = pipeline.progress(batches)
+        if step == 1 and rank == 0:
+            pipelined = [m.__class__.__name__ for m in pipeline._pipelined_modules]
+            print(f"TrainPipelineSparseDist pipelines: {', '.join(pipelined) or 'nothing'}", flush=True)
         mean = loss.detach().clone()
         dist.all_reduce(mean)
         if rank == 0:

@@ -143,6 +143,11 @@ fn train_file(
         "{name}: {stdout}{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    // Ids are remapped in the loader, so TorchRec's pipeline takes the sharded collection.
+    assert!(
+        stdout.contains("TrainPipelineSparseDist pipelines: ShardedEmbeddingBagCollection"),
+        "{name}: {stdout}"
+    );
     parse(&stdout)
 }
 

@@ -255,21 +255,8 @@ fn int_list(values: &[u64], per_line: usize) -> String {
     )
 }
 
-/// Python helpers both generated files use: id checks, index maps, combiners.
-pub(crate) const HELPERS: &str = r#"def check_ids(ids, feature):
-    """Raises unless `ids` are int64 in [0, cardinality) for `feature` (an entry of FEATURES)."""
-    if ids.dtype != torch.int64:
-        raise TypeError(f"feature {feature['name']!r}: ids must be torch.int64, got {ids.dtype}")
-    if ids.numel() > 0:
-        low, high = int(ids.min()), int(ids.max())
-        if low < 0 or high >= feature["cardinality"]:
-            raise ValueError(
-                f"feature {feature['name']!r}: ids must be in [0, {feature['cardinality']}), "
-                f"got {low}..{high}"
-            )
-
-
-def class_ids(ids, table, lookup=None):
+/// Python helpers both generated files use: index maps and combiners.
+pub(crate) const HELPERS: &str = r#"def class_ids(ids, table, lookup=None):
     """The row of every id in one table (an entry of a feature's "tables"): its lookup, or
     its arithmetic map (index_rows)."""
     if lookup is not None:

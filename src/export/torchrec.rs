@@ -43,6 +43,19 @@ add, but for mult on bags of several ids it multiplies sums instead of summing p
 
 const MODULES: &str = r#"
 
+def check_ids(ids, feature):
+    """Raises unless `ids` are int64 in [0, cardinality) for `feature` (an entry of FEATURES)."""
+    if ids.dtype != torch.int64:
+        raise TypeError(f"feature {feature['name']!r}: ids must be torch.int64, got {ids.dtype}")
+    if ids.numel() > 0:
+        low, high = int(ids.min()), int(ids.max())
+        if low < 0 or high >= feature["cardinality"]:
+            raise ValueError(
+                f"feature {feature['name']!r}: ids must be in [0, {feature['cardinality']}), "
+                f"got {low}..{high}"
+            )
+
+
 class RemapIds(nn.Module):
     """Raw ids keyed by plan feature -> row ids keyed by sub-table, for the collection."""
 

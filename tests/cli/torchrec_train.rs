@@ -160,10 +160,15 @@ fn packages_train_on_two_cpu_ranks_for_every_family_dtype_and_optimizer() {
         "torchrec.distributed.model_parallel",
     );
     let steps = 16;
+    // Every dtype and optimizer FBGEMM trains on CPU. GPU-only, refused by train.py on CPU:
+    // bf16 tables and Adam; int8 tables are inference-only everywhere.
     for (dtype, optimizer) in [
+        (Dtype::F32, Optimizer::Sgd),
         (Dtype::F32, Optimizer::Adagrad),
-        (Dtype::F16, Optimizer::Sgd),
         (Dtype::F32, Optimizer::RowwiseAdagrad),
+        (Dtype::F16, Optimizer::Sgd),
+        (Dtype::F16, Optimizer::Adagrad),
+        (Dtype::F16, Optimizer::RowwiseAdagrad),
     ] {
         let plan = plan(dtype, optimizer);
         let run = train(&python, &plan, steps, None);
@@ -331,4 +336,39 @@ fn a_row_wise_placement_shards_and_trains() {
         "{:?}",
         placement.tables
     );
+}
+
+#[test]
+#[ignore = "needs TorchRec: .ci/python-envs, then cargo test --test cli -- --ignored torchrec_train:: (.ci/run does)"]
+fn gpu_only_and_inference_only_plans_are_refused_on_cpu_with_a_message() {
+    let python = python_with(
+        "EMBPLAN_TORCHREC_PYTHON",
+        "venv-torchrec",
+        "torchrec.distributed.model_parallel",
+    );
+    for (dtype, optimizer, expected) in [
+        (Dtype::Bf16, Optimizer::Adagrad, "not BF16"),
+        (Dtype::F32, Optimizer::Adam, "no Adam on CPU"),
+        (Dtype::Int8, Optimizer::Sgd, "INT8 tables are for inference"),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let plan_path = dir.path().join("plan.toml");
+        plan(dtype, optimizer).write(&plan_path).unwrap();
+        let pkg = dir.path().join("pkg");
+        cargo_bin_cmd!("embplan")
+            .args(["export", "--format", "torchrec", "-q", "-o"])
+            .arg(&pkg)
+            .arg(&plan_path)
+            .assert()
+            .success();
+        let out = std::process::Command::new(&python)
+            .arg(pkg.join("train.py"))
+            .args(["--steps", "1"])
+            .env("MASTER_PORT", "29533")
+            .output()
+            .expect("cannot run python");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{dtype} {optimizer} trained on CPU");
+        assert!(stderr.contains(expected), "{dtype} {optimizer}: {stderr}");
+    }
 }

@@ -25,6 +25,7 @@ from ._native import (
     Verdict,
     __version__,
     plan,
+    profile,
     uniform,
     verify,
 )
@@ -44,6 +45,7 @@ __all__ = [
     "Verdict",
     "__version__",
     "plan",
+    "profile",
     "torch",
     "torchrec",
     "uniform",

@@ -50,6 +50,11 @@ class Schema:
         """The features as dicts: name, cardinality, dim, weight."""
     def to_toml(self) -> str:
         """The schema as TOML text (a schema file)."""
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Writes the schema file (TOML), atomically."""
+    @property
+    def profile(self) -> dict[str, Any] | None:
+        """A profiled schema's measurements: {"data": ..., "features": [(name, profile)]}."""
     def __len__(self) -> int: ...
 
 class Table:
@@ -163,3 +168,18 @@ def verify(
     hot: int | None = None,
 ) -> Verdict:
     """Whether one scheme's partitions are complementary, as `embplan verify` proves it."""
+
+def profile(
+    paths: list[str | os.PathLike[str]],
+    *,
+    label: str = "label",
+    categorical: list[str] | None = None,
+    data_format: str | None = None,
+    min_count: int = 1,
+    vocab_dir: str | os.PathLike[str] | None = None,
+    dim: int = 16,
+    name: str | None = None,
+    memory: int | None = None,
+    threads: int | None = None,
+) -> Schema:
+    """Measures data files into a profiled schema (and vocabularies), as `embplan profile`."""

@@ -94,6 +94,30 @@ impl Schema {
         self.inner.to_toml().map_err(|e| invalid_schema(&e))
     }
 
+    /// Writes the schema file (TOML), atomically.
+    fn save(&self, path: PathBuf) -> PyResult<()> {
+        let text = self.to_toml()?;
+        embplan::output::write_atomic(&path, text.as_bytes()).map_err(|e| invalid_schema(&e))
+    }
+
+    /// The measured profile of each feature (a profiled schema), as dicts; None otherwise.
+    #[getter]
+    fn profile(&self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
+        let Some(p) = &self.inner.profile else {
+            return Ok(None);
+        };
+        let features: Vec<_> = self
+            .inner
+            .features
+            .iter()
+            .map(|f| (f.name.clone(), f.profile.clone()))
+            .collect();
+        let text = serde_json::json!({ "data": p, "features": features }).to_string();
+        Ok(Some(
+            py.import("json")?.call_method1("loads", (text,))?.unbind(),
+        ))
+    }
+
     fn __len__(&self) -> usize {
         self.inner.features.len()
     }

@@ -2,6 +2,7 @@
 errors, each checked against the embplan command line."""
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -129,3 +130,25 @@ def test_planning_releases_the_gil():
     worker.join()
     assert result["plan"].bytes <= 64 << 20
     assert ticks >= 20, ticks
+
+
+def test_profile_measures_what_the_cli_measures(cli, tmp_path):
+    movielens = Path(__file__).resolve().parents[2] / "schemas" / "movielens-1m.toml"
+    data = tmp_path / "ratings.csv"
+    assert cli("synth", movielens, "--rows", "3000", "-o", data, "-q").returncode == 0
+    schema = embplan.profile([data], min_count=2, vocab_dir=tmp_path / "vocab", name="ratings")
+    assert (tmp_path / "vocab").is_dir()
+    assert cli("profile", data, "--min-count", "2", "-o", tmp_path / "cli.toml", "-q").returncode == 0
+    theirs = embplan.Schema.load(tmp_path / "cli.toml")
+    assert [(f["name"], f["cardinality"]) for f in schema.features] == [
+        (f["name"], f["cardinality"]) for f in theirs.features
+    ]
+    assert schema.profile["data"]["rows"] == 3000
+    schema.save(tmp_path / "py.toml")
+    assert embplan.Schema.load(tmp_path / "py.toml").features == schema.features
+    plan = embplan.plan(schema, budget="64KiB")
+    assert plan.bytes <= 64 << 10
+    with pytest.raises(embplan.InvalidArgument, match="data format"):
+        embplan.profile([data], data_format="cvs")
+    with pytest.raises(embplan.Error, match="missing.csv"):
+        embplan.profile([tmp_path / "missing.csv"])

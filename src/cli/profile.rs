@@ -5,8 +5,8 @@ use std::process::ExitCode;
 
 use anyhow::{Result, bail};
 
-use embplan::profile::{self, Input, Options, Profile, RawFormat, vocab};
-use embplan::schema::{DataProfile, Dtype, Feature, Optimizer, Schema};
+use embplan::profile::{self, Input, Options, Profile, RawFormat, SchemaOrigin, vocab};
+use embplan::schema::Schema;
 use embplan::size::group_thousands;
 
 use super::say;
@@ -245,43 +245,18 @@ fn schema_of(
             .file_stem()
             .map(|s| s.to_string_lossy().into_owned())
     });
-    let vocab_path = args
+    let vocab = args
         .vocab
         .as_ref()
-        .map(|dir| relative_to(dir, &args.output));
-    Schema {
+        .map(|dir| relative_to(dir, &args.output))
+        .zip(manifest);
+    p.to_schema(SchemaOrigin {
         name,
         dim: args.dim,
-        dtype: Dtype::F32,
-        optimizer: Optimizer::Adagrad,
-        zipf: None,
-        features: p
-            .features
-            .iter()
-            .map(|f| Feature {
-                name: f.name.clone(),
-                cardinality: f.cardinality(),
-                dim: args.dim,
-                weight: 1.0,
-                zipf: None,
-                profile: Some(f.profile.clone()),
-            })
-            .collect(),
-        profile: Some(DataProfile {
-            files,
-            format,
-            rows: p.rows,
-            positive_rate: if p.rows == 0 {
-                0.0
-            } else {
-                p.positives as f64 / p.rows as f64
-            },
-            min_count: p.min_count,
-            exact: p.features.iter().all(|f| f.profile.exact),
-            vocab: vocab_path,
-            vocab_fingerprint: manifest.map(vocab::Manifest::fingerprint),
-        }),
-    }
+        files,
+        format,
+        vocab,
+    })
 }
 
 /// `dir` as seen from the directory of `file` (relative when `dir` lies below it).

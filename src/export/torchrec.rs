@@ -120,6 +120,17 @@ class CompositionalEmbeddings(nn.Module):
         super().__init__()
         self.ebc = embedding_bag_collection(device)
 
+    def embedding_bag_configs(self):
+        """The plan's features as TorchRec's DLRM reads a collection (its SparseArch takes
+        their names and dims): one config per feature, at its dim. The sub-tables themselves
+        are self.ebc's configs, TABLES."""
+        return [
+            EmbeddingBagConfig(
+                name=f["name"], num_embeddings=f["cardinality"], embedding_dim=f["dim"], feature_names=[f["name"]]
+            )
+            for f in FEATURES
+        ]
+
     def forward(self, subtables: KeyedJaggedTensor) -> KeyedTensor:
         by_name = self.ebc(subtables).to_dict()
         vectors = [

@@ -42,6 +42,31 @@ impl RawFormat {
         }
     }
 
+    /// Every format, in the order help lists them.
+    pub const ALL: [RawFormat; 5] = [
+        RawFormat::Tsv,
+        RawFormat::Csv,
+        RawFormat::Criteo,
+        RawFormat::Npy,
+        RawFormat::Parquet,
+    ];
+
+    /// The format of a name on the command line (case ignored).
+    pub fn parse(name: &str) -> anyhow::Result<RawFormat> {
+        let lower = name.trim().to_ascii_lowercase();
+        RawFormat::ALL
+            .into_iter()
+            .find(|f| f.name() == lower)
+            .ok_or_else(|| {
+                let names = RawFormat::ALL.map(RawFormat::name);
+                let hint = crate::source::did_you_mean(&lower, names);
+                anyhow::anyhow!(
+                    "unknown data format '{name}'{hint}: expected one of {}",
+                    names.join(", ")
+                )
+            })
+    }
+
     /// The name on the command line.
     pub fn name(self) -> &'static str {
         match self {

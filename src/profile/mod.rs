@@ -9,6 +9,7 @@ pub mod columnar;
 pub mod counts;
 pub mod input;
 pub mod scan;
+pub mod schema;
 pub mod sketch;
 pub mod sketched;
 pub mod stats;
@@ -24,6 +25,7 @@ use rayon::prelude::*;
 
 use counts::{Counts, Scratch, Tally};
 pub use input::{Input, RawFormat};
+pub use schema::SchemaOrigin;
 use stats::FeatureProfile;
 use value::Value;
 

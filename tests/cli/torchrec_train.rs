@@ -173,6 +173,12 @@ fn packages_train_on_two_cpu_ranks_for_every_family_dtype_and_optimizer() {
         let plan = plan(dtype, optimizer);
         let run = train(&python, &plan, steps, None);
         let name = plan.name.as_deref().unwrap();
+        // Every feature at dim 16: TorchRec's own DLRM takes the compositional tables.
+        assert!(
+            run.stdout.contains("model: torchrec.models.dlrm.DLRM"),
+            "{name}: {}",
+            run.stdout
+        );
         assert_eq!(run.losses.len(), steps, "{name}");
         assert!(
             run.losses.iter().all(|l: &f64| l.is_finite()),
@@ -222,7 +228,9 @@ fn packages_train_on_criteo_npy_days() {
         "venv-torchrec",
         "torchrec.distributed.model_parallel",
     );
-    let plan = plan(Dtype::F32, Optimizer::Adagrad);
+    // One feature at dim 8: TorchRec's DLRM needs one dim, so the MLP model trains this one.
+    let mut plan = plan(Dtype::F32, Optimizer::Adagrad);
+    plan.features[0] = PlannedFeature::new("full", 100, 8, Scheme::Full, None).unwrap();
     let data = tempfile::tempdir().unwrap();
     let features = plan.features.len().to_string();
     let out =
@@ -234,6 +242,11 @@ fn packages_train_on_criteo_npy_days() {
     );
     let steps = 12;
     let run = train(&python, &plan, steps, Some(data.path()));
+    assert!(
+        run.stdout.contains("model: __main__.ConcatModel"),
+        "{}",
+        run.stdout
+    );
     assert_eq!(run.losses.len(), steps, "{}", run.stdout);
     let last = run.losses[steps - 4..].iter().sum::<f64>() / 4.0;
     assert!(

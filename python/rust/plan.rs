@@ -9,7 +9,7 @@ use crate::errors::{InfeasibleBudget, invalid_argument, invalid_plan, message};
 use crate::schema::Schema;
 use embplan::export::{Format, export};
 use embplan::family::{Combiner, Family};
-use embplan::placement::{Topology, search_placed};
+use embplan::placement::{PlacementError, Topology, search_placed};
 use embplan::plan::{
     QualityModel, SearchError, SearchOptions, SearchSpace, Target, UniformFamily, UniformSpec,
 };
@@ -326,17 +326,13 @@ fn search_space(
     })
 }
 
-fn search_error(e: SearchError) -> PyErr {
+fn search_error(e: PlacementError) -> PyErr {
     match e {
-        SearchError::Infeasible(i) => InfeasibleBudget::new_err(i.to_string()),
-        SearchError::Invalid(e) => {
-            let text = message(&e);
-            if text.contains("no plan places") {
-                InfeasibleBudget::new_err(text)
-            } else {
-                invalid_plan(&e)
-            }
+        PlacementError::Search(SearchError::Infeasible(i)) => {
+            InfeasibleBudget::new_err(i.to_string())
         }
+        e @ PlacementError::NoPlacement { .. } => InfeasibleBudget::new_err(e.to_string()),
+        PlacementError::Search(SearchError::Invalid(e)) => invalid_plan(&e),
     }
 }
 
@@ -400,8 +396,10 @@ pub fn plan(
             plan
         }),
         None => match budget {
-            Some(b) => embplan::plan::search(&schema, b, &options).map(|o| o.plan),
-            None => Err(SearchError::Invalid(anyhow::anyhow!(
+            Some(b) => embplan::plan::search(&schema, b, &options)
+                .map(|o| o.plan)
+                .map_err(PlacementError::from),
+            None => Err(PlacementError::from(anyhow::anyhow!(
                 "give a budget (or devices and device_memory)"
             ))),
         },

@@ -5,8 +5,6 @@
 //! budget, if smaller), falls by growing steps until the plan places, then bisects between
 //! the last budget that placed and the first that did not.
 
-use anyhow::{Result, anyhow};
-
 use super::{Placement, Topology, Unplaceable, place};
 use crate::plan::{SearchError, SearchOptions, SearchOutcome, search};
 use crate::schema::Schema;
@@ -28,6 +26,34 @@ pub struct PlacedSearch {
     pub tries: u32,
 }
 
+/// Why no plan was placed, for callers that must tell "the devices are too small" from an
+/// invalid schema or search space.
+#[derive(Debug, thiserror::Error)]
+pub enum PlacementError {
+    /// The search itself failed (the budget is below every plan, or the input is invalid).
+    #[error(transparent)]
+    Search(#[from] SearchError),
+    /// Even the smallest plan tried leaves a table with no device to hold it.
+    #[error(
+        "no plan places on {devices} device(s) of {}: even the smallest plan tried leaves {unplaceable}",
+        crate::size::format_iec(*device_memory)
+    )]
+    NoPlacement {
+        /// Devices.
+        devices: u32,
+        /// Each device's bytes.
+        device_memory: u64,
+        /// The table that fit nowhere.
+        unplaceable: Unplaceable,
+    },
+}
+
+impl From<anyhow::Error> for PlacementError {
+    fn from(e: anyhow::Error) -> Self {
+        PlacementError::Search(SearchError::Invalid(e))
+    }
+}
+
 /// The plan of least predicted loss (within the search's own optimality) whose tables place
 /// on `topology`, at a budget of at most `budget` (default: the devices' total capacity).
 pub fn search_placed(
@@ -35,7 +61,7 @@ pub fn search_placed(
     topology: Topology,
     budget: Option<u64>,
     options: &SearchOptions,
-) -> Result<PlacedSearch, SearchError> {
+) -> Result<PlacedSearch, PlacementError> {
     let capacity = u64::from(topology.devices).saturating_mul(topology.device_memory);
     let mut budget = budget.map_or(capacity, |b| b.min(capacity));
     let mut tries = 0;
@@ -62,7 +88,7 @@ pub fn search_placed(
                     step = Some(s);
                     let floor = outcome.min_bytes;
                     if budget <= floor || tries >= MAX_TRIES {
-                        return Err(too_small(&e, topology).into());
+                        return Err(too_small(e, topology));
                     }
                     budget = budget.saturating_sub(s).max(floor);
                     continue;
@@ -83,10 +109,10 @@ pub fn search_placed(
     Ok(found)
 }
 
-fn too_small(e: &Unplaceable, topology: Topology) -> anyhow::Error {
-    anyhow!(
-        "no plan places on {} device(s) of {}: even the smallest plan tried leaves {e}",
-        topology.devices,
-        crate::size::format_iec(topology.device_memory)
-    )
+fn too_small(e: Unplaceable, topology: Topology) -> PlacementError {
+    PlacementError::NoPlacement {
+        devices: topology.devices,
+        device_memory: topology.device_memory,
+        unplaceable: e,
+    }
 }

@@ -14,7 +14,7 @@ mod fit;
 use anyhow::Result;
 use serde::{Deserialize, Serialize};
 
-pub use fit::{PlacedSearch, search_placed};
+pub use fit::{PlacedSearch, PlacementError, search_placed};
 
 use crate::cost::Cost;
 use crate::export::sub_table_names;

@@ -35,7 +35,7 @@ pub enum PlacementError {
     Search(#[from] SearchError),
     /// Even the smallest plan tried leaves a table with no device to hold it.
     #[error(
-        "no plan places on {devices} device(s) of {}: even the smallest plan tried leaves {unplaceable}",
+        "no plan places on {devices} device(s) of {}: with the smallest plan tried, {unplaceable}",
         crate::size::format_iec(*device_memory)
     )]
     NoPlacement {

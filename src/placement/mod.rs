@@ -20,6 +20,7 @@ use crate::cost::Cost;
 use crate::export::sub_table_names;
 use crate::plan::Plan;
 use crate::schema::Dtype;
+use crate::size::group_thousands;
 
 /// TorchRec charges 8 bytes per input id: TBE converts indices to int64.
 const ID_BYTES: u64 = 8;
@@ -214,7 +215,10 @@ impl Charger {
 /// Why a plan could not be placed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "table '{table}' needs {need} bytes on a device (with its buffers) but the emptiest device has {free} bytes left of {capacity}"
+    "table '{table}' needs {} bytes on one device (with its buffers), but the emptiest device has {} of its {} bytes free",
+    group_thousands(*need),
+    group_thousands(*free),
+    group_thousands(*capacity)
 )]
 pub struct Unplaceable {
     /// The sub-table that fit nowhere.

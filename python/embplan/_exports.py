@@ -1,16 +1,18 @@
 """Generated Python modules of a plan (the `pytorch` and `torchrec` exports), imported from
 files so that TorchScript and torch.compile can read their source."""
 
-import hashlib
-import importlib.util
-import os
 import sys
-import tempfile
 
 
 def load_export(plan, fmt):
     """The module `embplan export --format fmt` would write for `plan`, imported. The same
     text gives the same module (cached by its hash)."""
+    # Imported here, not at the top: `import embplan` stays fast (tempfile alone costs 20 ms).
+    import hashlib
+    import importlib.util
+    import os
+    import tempfile
+
     text = plan.export(fmt)
     name = f"embplan_{fmt}_{hashlib.sha256(text.encode()).hexdigest()[:16]}"
     if name in sys.modules:

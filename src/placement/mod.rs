@@ -331,18 +331,16 @@ fn add_row_wise(
     let shards = charger.row_wise(t)?;
     let capacity = charger.topology.device_memory;
     for (load, shard) in loads.iter().zip(&shards) {
-        let after = load
-            .bytes()
-            .saturating_add(shard.table_bytes)
-            .saturating_add(shard.buffer_bytes);
-        if after > capacity {
-            let biggest = shards.iter().max_by_key(|s| s.table_bytes).copied();
-            return Ok(Err(unplaceable(
-                t,
-                &biggest.unwrap_or_default(),
-                loads,
+        let need = shard.table_bytes.saturating_add(shard.buffer_bytes);
+        let free = capacity.saturating_sub(load.bytes());
+        if need > free {
+            // The block that overflows its rank, against that rank's free bytes.
+            return Ok(Err(Unplaceable {
+                table: t.name.clone(),
+                need,
+                free,
                 capacity,
-            )));
+            }));
         }
     }
     for (load, shard) in loads.iter_mut().zip(&shards) {

@@ -173,3 +173,60 @@ fn hopeless_devices_are_an_error() {
         "{e}"
     );
 }
+
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn plan_from(rows: &[(u64, u32)], dtype: Dtype) -> Plan {
+        Plan {
+            dtype,
+            ..plan_of(
+                rows.iter()
+                    .enumerate()
+                    .map(|(i, &(n, dim))| {
+                        PlannedFeature::new(&format!("f{i}"), n, dim, Scheme::Full, None).unwrap()
+                    })
+                    .collect(),
+            )
+        }
+    }
+
+    proptest! {
+        /// Row blocks cover every row once, in TorchRec's ⌈rows / devices⌉ blocks.
+        #[test]
+        fn row_blocks_partition_the_rows(rows in 0u64..1_000_000, devices in 1u32..17) {
+            let blocks = row_wise_rows(rows, devices);
+            prop_assert_eq!(blocks.len(), devices as usize);
+            prop_assert_eq!(blocks.iter().sum::<u64>(), rows);
+            let block = rows.div_ceil(u64::from(devices));
+            prop_assert!(blocks.iter().all(|&b| b <= block));
+        }
+
+        /// A placement either fits every device and re-derives to the same loads (every table
+        /// placed once, all the plan's bytes held), or names a table that fits nowhere.
+        #[test]
+        fn placements_fit_or_say_which_table_does_not(
+            rows in proptest::collection::vec((1u64..200_000, prop_oneof![Just(4u32), Just(16), Just(64)]), 1..12),
+            devices in 1u32..6,
+            memory in 50_000u64..20_000_000,
+            batch in 1u64..1024,
+            half in any::<bool>(),
+        ) {
+            let plan = plan_from(&rows, if half { Dtype::F16 } else { Dtype::F32 });
+            let t = Topology { devices, device_memory: memory, batch };
+            match place(&plan, t).unwrap() {
+                Ok(p) => {
+                    prop_assert!(p.fits());
+                    prop_assert_eq!(&p.loads, &device_loads(&plan, t, &p.tables).unwrap());
+                    let held: u64 = p.loads.iter().map(|l| l.table_bytes).sum();
+                    prop_assert_eq!(held, plan.costs().unwrap().total.bytes);
+                }
+                Err(e) => {
+                    prop_assert!(e.need > e.free);
+                    prop_assert!(plan.features.iter().any(|f| f.name() == e.table));
+                }
+            }
+        }
+    }
+}

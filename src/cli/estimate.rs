@@ -7,8 +7,10 @@ use std::process::ExitCode;
 use anyhow::Result;
 use serde::Serialize;
 
+use crate::cli::placement_report::{device_table, placement_line};
 use crate::cli::report::{align_right, new_table, table_shapes};
 use embplan::cost::{Cost, NOT_COUNTED, compression_ratio};
+use embplan::placement::{Placement, device_loads};
 use embplan::plan::{InputKind, Plan, PlanCosts};
 use embplan::schema::{Dtype, Optimizer};
 use embplan::size::{format_iec, group_thousands};
@@ -73,6 +75,9 @@ struct JsonEstimate<'a> {
     full_total: Option<Cost>,
     compression: Option<f64>,
     not_complementary: Vec<String>,
+    /// The plan's placement, its loads counted at this dtype and optimizer.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    placement: Option<Placement>,
     not_counted: &'static str,
 }
 
@@ -87,10 +92,12 @@ pub fn run(args: &Args) -> Result<ExitCode> {
     }
     let costs = plan.costs()?;
     let not_complementary = super::warn_not_complementary(&plan)?;
+    let placement = recounted_placement(&plan)?;
     let mut out = std::io::stdout().lock();
     if args.json {
         let mut est = to_json(&plan, &costs, args, kind);
         est.not_complementary = not_complementary;
+        est.placement = placement;
         writeln!(out, "{}", serde_json::to_string_pretty(&est)?)?;
     } else {
         let size = |b: u64| {
@@ -111,9 +118,23 @@ pub fn run(args: &Args) -> Result<ExitCode> {
             size(costs.total.bytes),
             group_thousands(costs.total.bytes)
         )?;
+        if let Some(p) = &placement {
+            writeln!(out, "{}", device_table(p))?;
+            writeln!(out, "{}", placement_line(p))?;
+        }
         writeln!(out, "{NOT_COUNTED}")?;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// A plan's placement with each device's load counted anew, so `--dtype`/`--optimizer`
+/// overrides show what the devices would then hold (over 100% where they no longer fit).
+fn recounted_placement(plan: &Plan) -> Result<Option<Placement>> {
+    let Some(p) = &plan.placement else {
+        return Ok(None);
+    };
+    let loads = device_loads(plan, p.topology, &p.tables)?;
+    Ok(Some(Placement { loads, ..p.clone() }))
 }
 
 fn ratio(full: Option<Cost>, planned: Cost) -> Option<f64> {
@@ -218,6 +239,7 @@ fn to_json<'a>(
         full_total: costs.full_total,
         compression: ratio(costs.full_total, costs.total),
         not_complementary: Vec::new(),
+        placement: None,
         not_counted: NOT_COUNTED,
     }
 }

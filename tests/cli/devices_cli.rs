@@ -159,3 +159,47 @@ fn a_tampered_placement_is_refused_on_load() {
             predicate::str::contains("placement").and(predicate::str::contains("rank below 2")),
         );
 }
+
+#[test]
+fn estimate_recounts_the_devices_of_a_placed_plan() {
+    let dir = tempfile::tempdir().unwrap();
+    let plan = plan_for("2", "640MiB", "criteo-kaggle.toml", dir.path());
+    let path = dir.path().join("placed.toml");
+    plan.write(&path).unwrap();
+    let json = |extra: &[&str]| -> serde_json::Value {
+        let out = cargo_bin_cmd!("embplan")
+            .arg("estimate")
+            .arg(&path)
+            .args(extra)
+            .arg("--json")
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let stored = plan.placement.as_ref().unwrap();
+    let same = json(&[]);
+    for (rank, load) in stored.loads.iter().enumerate() {
+        assert_eq!(
+            same["placement"]["device"][rank]["table_bytes"],
+            load.table_bytes
+        );
+    }
+    // f16 weights and state: half the table bytes on every device.
+    let half = json(&["--dtype", "f16"]);
+    for (rank, load) in stored.loads.iter().enumerate() {
+        assert_eq!(
+            half["placement"]["device"][rank]["table_bytes"],
+            load.table_bytes / 2
+        );
+    }
+    cargo_bin_cmd!("embplan")
+        .arg("estimate")
+        .arg(&path)
+        .assert()
+        .success()
+        .stdout(
+            predicate::str::contains("of capacity")
+                .and(predicate::str::contains("placement: 2 device(s)")),
+        );
+}

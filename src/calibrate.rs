@@ -195,8 +195,77 @@ impl Calibration {
     }
 }
 
+/// Compression ratios a calibration sweep measures, in the order they are added as time
+/// allows: two far apart first (the fit is a slope in ln(compression)), then between and
+/// beyond them.
+pub const CALIBRATION_COMPRESSIONS: [f64; 6] = [4.0, 16.0, 64.0, 2.0, 8.0, 32.0];
+
+/// The methods of a calibration sweep: the planner restricted to each (family, combiner)
+/// pair it searches, so every pair a plan may choose gets measured.
+pub fn calibration_methods() -> Vec<Method> {
+    let mut out = Vec::new();
+    for family in Family::SEARCHED {
+        if family == Family::Hash {
+            continue; // not complementary: the planner takes it only with --allow-hash
+        }
+        for combiner in Combiner::ALL {
+            out.push(Method::Only(family, combiner));
+        }
+    }
+    out
+}
+
+/// The compressions a calibration sweep can afford: as many of
+/// [`CALIBRATION_COMPRESSIONS`] as `seconds_left` holds runs of `seconds_per_run` for every
+/// method, or an error saying how many runs fit and how many one compression needs.
+pub fn affordable_compressions(
+    methods: usize,
+    seconds_per_run: f64,
+    seconds_left: f64,
+) -> Result<Vec<f64>> {
+    let runs = if seconds_per_run > 0.0 {
+        (seconds_left.max(0.0) / seconds_per_run).floor()
+    } else {
+        f64::INFINITY
+    };
+    let per_compression = methods.max(1) as f64;
+    let k = (runs / per_compression)
+        .floor()
+        .min(CALIBRATION_COMPRESSIONS.len() as f64);
+    if k < 1.0 {
+        bail!(
+            "the time budget leaves room for {runs} more run(s) of about {seconds_per_run:.1} s (the full model's time); a calibration needs {methods} (one per family and combiner): raise --time, train on fewer rows, or give --compressions"
+        );
+    }
+    Ok(CALIBRATION_COMPRESSIONS[..k as usize].to_vec())
+}
+
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn calibration_sweeps_measure_every_searched_pair_as_time_allows() {
+        let methods = calibration_methods();
+        assert_eq!(methods.len(), 9);
+        assert!(
+            methods
+                .iter()
+                .all(|m| matches!(m, Method::Only(f, _) if *f != Family::Hash))
+        );
+        // 10 s a run, 9 pairs: 100 s holds one compression, 185 s two, a day all six.
+        assert_eq!(affordable_compressions(9, 10.0, 100.0).unwrap(), vec![4.0]);
+        assert_eq!(
+            affordable_compressions(9, 10.0, 185.0).unwrap(),
+            vec![4.0, 16.0]
+        );
+        assert_eq!(affordable_compressions(9, 10.0, 86_400.0).unwrap().len(), 6);
+        let e = affordable_compressions(9, 10.0, 50.0)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("room for 5 more run(s)"), "{e}");
+        assert!(affordable_compressions(9, 10.0, -5.0).is_err());
+    }
+
     use super::*;
     use crate::results::RunFeature;
 

@@ -3,8 +3,6 @@
 use std::io::Write;
 use std::process::ExitCode;
 
-use clap::Parser;
-
 mod cli;
 
 /// Exit code after Ctrl-C or SIGTERM, as shells report a SIGINT death (128 + 2).
@@ -13,7 +11,7 @@ const EXIT_INTERRUPTED: i32 = 130;
 fn main() -> ExitCode {
     remove_temp_files_on_interrupt();
     quiet_caught_decoder_panics();
-    let cli = cli::Cli::parse();
+    let cli = cli::Cli::parse_args();
     match cli::run(cli) {
         Ok(code) => code,
         Err(err) => {

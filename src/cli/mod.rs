@@ -10,6 +10,7 @@ use anyhow::Result;
 use clap::{Parser, Subcommand};
 
 pub mod calibrate;
+pub mod calibrate_sweep;
 pub mod data_args;
 pub mod estimate;
 pub mod export;
@@ -52,6 +53,21 @@ pub struct Cli {
     /// The subcommand to run.
     #[command(subcommand)]
     pub command: Command,
+}
+
+impl Cli {
+    /// Parses the command line, exiting with clap's message on bad arguments.
+    ///
+    /// `calibrate` shares `--data` and its companions with `train` and `sweep`, where
+    /// `--data` is required; in `calibrate` it is optional (without it, the command fits a
+    /// results file it is given).
+    pub fn parse_args() -> Cli {
+        use clap::{CommandFactory, FromArgMatches};
+        let command = Cli::command()
+            .mut_subcommand("calibrate", |c| c.mut_arg("data", |a| a.required(false)));
+        let matches = command.get_matches();
+        Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit())
+    }
 }
 
 /// The subcommands, in workflow order.

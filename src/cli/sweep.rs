@@ -188,7 +188,7 @@ fn print_results(args: &Args, results: &Results) -> Result<()> {
 }
 
 /// The existing results (to resume), or a new set; refuses to mix schemas or data.
-fn load_or_start(
+pub(crate) fn load_or_start(
     path: &std::path::Path,
     schema: &str,
     data: &str,
@@ -231,7 +231,7 @@ fn load_or_start(
     Ok(existing)
 }
 
-fn report_event(bar: &ProgressBar, event: &Event) {
+pub(crate) fn report_event(bar: &ProgressBar, event: &Event) {
     match event {
         Event::Start {
             index,

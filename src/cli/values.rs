@@ -97,6 +97,27 @@ pub fn number_f32(s: &str) -> Result<f32, String> {
     }
 }
 
+/// A duration: a number with s, m or h (`90s`, `10m`, `1.5h`), at least one second.
+pub fn duration(s: &str) -> Result<std::time::Duration, String> {
+    let t = s.trim();
+    let (number, unit) = t.split_at(t.find(|c: char| c.is_ascii_alphabetic()).unwrap_or(t.len()));
+    let scale = match unit.trim() {
+        "s" | "sec" => 1.0,
+        "m" | "min" => 60.0,
+        "h" => 3600.0,
+        _ => return Err(format!("'{s}': expected a duration such as 90s, 10m or 1h")),
+    };
+    let value: f64 = number
+        .trim()
+        .parse()
+        .map_err(|_| format!("'{s}': expected a duration such as 90s, 10m or 1h"))?;
+    let seconds = value * scale;
+    if !(1.0..=1e9).contains(&seconds) {
+        return Err(format!("'{s}': expected a duration of at least 1s"));
+    }
+    Ok(std::time::Duration::from_secs_f64(seconds))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -130,6 +151,16 @@ mod tests {
                 !e.contains("invalid digit") && !e.contains("float literal"),
                 "{e}"
             );
+        }
+    }
+
+    #[test]
+    fn durations_take_seconds_minutes_and_hours() {
+        assert_eq!(duration("90s"), Ok(std::time::Duration::from_secs(90)));
+        assert_eq!(duration("10m"), Ok(std::time::Duration::from_secs(600)));
+        assert_eq!(duration(" 1.5h "), Ok(std::time::Duration::from_secs(5400)));
+        for bad in ["10", "5d", "m", "-3s", "0.5s", "nans"] {
+            assert!(duration(bad).is_err(), "{bad}");
         }
     }
 }

@@ -4,6 +4,7 @@ use std::path::Path;
 
 use assert_cmd::cargo::cargo_bin_cmd;
 use embplan::results::Results;
+use predicates::prelude::*;
 use predicates::str::contains;
 
 const SCHEMA: &str = "name = \"tiny\"\ndim = 8\noptimizer = \"adagrad\"\n\n[[feature]]\nname = \"a\"\ncardinality = 3000\n\n[[feature]]\nname = \"b\"\ncardinality = 800\n\n[[feature]]\nname = \"c\"\ncardinality = 20\n";
@@ -154,4 +155,83 @@ fn sweep_refuses_mixing_and_bad_input() {
         .code(2)
         .stderr(contains("no run of the full model"));
     assert!(!dir.path().join("r2.json").exists() && !dir.path().join("r3.json").exists());
+}
+
+fn calibrate_sweep(dir: &Path, extra: &[&str]) -> assert_cmd::assert::Assert {
+    cargo_bin_cmd!("embplan")
+        .current_dir(dir)
+        .args([
+            "calibrate",
+            "cal-runs.json",
+            "--schema",
+            "s.toml",
+            "--data",
+            "synthetic",
+            "--train-rows",
+            "3000",
+            "--valid-rows",
+            "1000",
+            "--epochs",
+            "1",
+            "--threads",
+            "1",
+        ])
+        .args(extra)
+        .assert()
+}
+
+#[test]
+fn calibrate_runs_the_sweep_it_needs_and_resumes_it() {
+    let dir = setup();
+    calibrate_sweep(dir.path(), &["--compressions", "4", "-o", "cal.toml"])
+        .success()
+        .stderr(predicate::str::contains("calibration sweep: 9 pairs at 4×"));
+    let runs: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("cal-runs.json")).unwrap())
+            .unwrap();
+    let methods: Vec<&str> = runs["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["method"].as_str().unwrap())
+        .collect();
+    assert_eq!(methods.len(), 10, "{methods:?}");
+    assert_eq!(methods[0], "full");
+    for pair in ["only-qr-mult", "only-mixed-radix-add", "only-crt-concat"] {
+        assert!(methods.contains(&pair), "{methods:?}");
+    }
+    // Every pair the planner searches was measured: plans with it choose among all nine.
+    let cal = std::fs::read_to_string(dir.path().join("cal.toml")).unwrap();
+    assert_eq!(cal.matches("[[coefficient]]").count(), 9, "{cal}");
+    // Rerunning skips every recorded run and fits the same coefficients.
+    calibrate_sweep(dir.path(), &["--compressions", "4", "-o", "cal2.toml"]).success();
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("cal2.toml")).unwrap(),
+        cal
+    );
+}
+
+#[test]
+fn a_calibration_time_too_short_for_every_pair_is_refused() {
+    let dir = setup();
+    calibrate_sweep(dir.path(), &["--time", "1s"])
+        .code(2)
+        .stderr(predicate::str::contains(
+            "a calibration needs 9 (one per family and combiner)",
+        ));
+    for (time, expected) in [
+        ("10", "expected a duration"),
+        ("0.5s", "at least 1s"),
+        ("5d", "expected a duration"),
+    ] {
+        calibrate_sweep(dir.path(), &["--time", time])
+            .code(2)
+            .stderr(predicate::str::contains(expected));
+    }
+    cargo_bin_cmd!("embplan")
+        .current_dir(dir.path())
+        .args(["calibrate", "r.json", "--data", "synthetic"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("give the schema with --schema"));
 }

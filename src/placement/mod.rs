@@ -215,7 +215,7 @@ impl Charger {
 /// Why a plan could not be placed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "table '{table}' needs {} bytes on one device (with its buffers), but the emptiest device has {} of its {} bytes free",
+    "table '{table}' needs {} bytes on one device (with its buffers), where at most {} of its {} bytes are free",
     group_thousands(*need),
     group_thousands(*free),
     group_thousands(*capacity)
@@ -223,9 +223,10 @@ impl Charger {
 pub struct Unplaceable {
     /// The sub-table that fit nowhere.
     pub table: String,
-    /// Its bytes on one device (its largest shard where row-wise).
+    /// Its bytes on one device: the whole table with its buffers, or, row-wise, the block
+    /// that overflows its rank.
     pub need: u64,
-    /// The most free bytes any device had left.
+    /// The free bytes it met: the emptiest device's for a whole table, that rank's for a block.
     pub free: u64,
     /// Each device's capacity.
     pub capacity: u64,

@@ -58,11 +58,13 @@ pub struct Feature {
 #[pyclass(module = "embplan", frozen)]
 pub struct Plan {
     pub(crate) inner: embplan::plan::Plan,
+    /// Its exact counts, computed once (a plan is immutable from Python).
+    costs: embplan::plan::PlanCosts,
 }
 
 fn wrap(plan: embplan::plan::Plan) -> PyResult<Plan> {
-    plan.costs().map_err(|e| invalid_plan(&e))?;
-    Ok(Plan { inner: plan })
+    let costs = plan.costs().map_err(|e| invalid_plan(&e))?;
+    Ok(Plan { inner: plan, costs })
 }
 
 #[pymethods]
@@ -83,32 +85,32 @@ impl Plan {
 
     /// Total bytes: weights + optimizer state, exactly as `embplan estimate` counts them.
     #[getter]
-    fn bytes(&self) -> PyResult<u64> {
-        Ok(self.costs()?.total.bytes)
+    fn bytes(&self) -> u64 {
+        self.costs.total.bytes
     }
 
     /// Weight bytes.
     #[getter]
-    fn weight_bytes(&self) -> PyResult<u64> {
-        Ok(self.costs()?.total.weight_bytes)
+    fn weight_bytes(&self) -> u64 {
+        self.costs.total.weight_bytes
     }
 
     /// Optimizer-state bytes.
     #[getter]
-    fn optimizer_bytes(&self) -> PyResult<u64> {
-        Ok(self.costs()?.total.optimizer_bytes)
+    fn optimizer_bytes(&self) -> u64 {
+        self.costs.total.optimizer_bytes
     }
 
     /// Weight elements.
     #[getter]
-    fn params(&self) -> PyResult<u64> {
-        Ok(self.costs()?.total.params)
+    fn params(&self) -> u64 {
+        self.costs.total.params
     }
 
     /// The same features' bytes with full tables (None beyond 2^64).
     #[getter]
-    fn full_bytes(&self) -> PyResult<Option<u64>> {
-        Ok(self.costs()?.full_total.map(|c| c.bytes))
+    fn full_bytes(&self) -> Option<u64> {
+        self.costs.full_total.map(|c| c.bytes)
     }
 
     /// The planner's predicted loss increase (None for a plan no planner made).
@@ -131,8 +133,8 @@ impl Plan {
 
     /// The features, in schema order.
     #[getter]
-    fn features(&self) -> PyResult<Vec<Feature>> {
-        let costs = self.costs()?;
+    fn features(&self) -> Vec<Feature> {
+        let costs = &self.costs;
         let mut out = Vec::with_capacity(self.inner.features.len());
         for ((f, table_costs), cost) in self
             .inner
@@ -165,7 +167,7 @@ impl Plan {
                 predicted_loss: f.predicted_loss,
             });
         }
-        Ok(out)
+        out
     }
 
     /// Proves every feature's partitions: {feature: True when complementary}. Raises
@@ -201,7 +203,7 @@ impl Plan {
     /// The plan as a dict (the plan file's JSON).
     fn to_dict(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
         let text = self.inner.to_json_string().map_err(|e| invalid_plan(&e))?;
-        Ok(py.import("json")?.call_method1("loads", (text,))?.unbind())
+        crate::json_to_python(py, &text)
     }
 
     /// An export's text: "pytorch", "torchrec", "dlrm", "json" or "toml", exactly what
@@ -220,9 +222,7 @@ impl Plan {
             return Ok(None);
         };
         let text = serde_json::to_string(p).map_err(invalid_argument)?;
-        Ok(Some(
-            py.import("json")?.call_method1("loads", (text,))?.unbind(),
-        ))
+        crate::json_to_python(py, &text).map(Some)
     }
 
     fn __len__(&self) -> usize {
@@ -234,16 +234,10 @@ impl Plan {
             "Plan({:?}, {} features, {} bytes, dtype {}, optimizer {})",
             self.inner.name.as_deref().unwrap_or(""),
             self.inner.features.len(),
-            self.costs()?.total.bytes,
+            self.costs.total.bytes,
             self.inner.dtype.name(),
             self.inner.optimizer.name()
         ))
-    }
-}
-
-impl Plan {
-    fn costs(&self) -> PyResult<embplan::plan::PlanCosts> {
-        self.inner.costs().map_err(|e| invalid_plan(&e))
     }
 }
 

@@ -113,9 +113,7 @@ impl Schema {
             .map(|f| (f.name.clone(), f.profile.clone()))
             .collect();
         let text = serde_json::json!({ "data": p, "features": features }).to_string();
-        Ok(Some(
-            py.import("json")?.call_method1("loads", (text,))?.unbind(),
-        ))
+        crate::json_to_python(py, &text).map(Some)
     }
 
     fn __len__(&self) -> usize {

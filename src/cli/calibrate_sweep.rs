@@ -13,11 +13,10 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 
 use super::data_args::{DataArgs, ModelArgs};
-use super::sweep::{load_or_start, report_event};
+use super::sweep::{load_or_start, report_event, sweep_inputs};
 use embplan::calibrate::{affordable_compressions, calibration_methods};
-use embplan::plan::{Plan, SearchOptions};
+use embplan::plan::SearchOptions;
 use embplan::results::{Method, Results};
-use embplan::schema::Schema;
 use embplan::sweep::{SweepConfig, budgets_from_compressions, sweep};
 use embplan::train::Dataset;
 
@@ -42,17 +41,7 @@ pub struct SweepRequest<'a> {
 /// Runs (or resumes) the calibration sweep into `req.results` and returns its results.
 pub fn run(req: &SweepRequest) -> Result<Results> {
     let started = Instant::now();
-    let schema = Schema::load(req.schema)?;
-    if let Some(dir) = &req.data.vocab {
-        embplan::profile::vocab::check_schema(&schema, dir)?;
-    }
-    let full = Plan::full_from_schema(&schema)?;
-    let mut notes = Vec::new();
-    let train = req.model.config(&full, req.seed, &mut notes)?;
-    embplan::train::check_table_memory(&full, train.model.optimizer)?;
-    for note in &notes {
-        crate::cli::say!("note: {note}");
-    }
+    let (schema, full, train) = sweep_inputs(req.schema, req.data, req.model, req.seed)?;
     let mut cfg = SweepConfig {
         budgets: Vec::new(), // the full model alone first: its time sizes the rest
         methods: calibration_methods(),

@@ -103,11 +103,7 @@ pub fn run(args: &Args) -> Result<ExitCode> {
         inputs.push(&args.output);
         embplan::output::check_output(plot, &inputs, &["png", "svg"], "plot")?;
     }
-    let schema = Schema::load(&args.schema)?;
-    if let Some(dir) = &args.data.vocab {
-        embplan::profile::vocab::check_schema(&schema, dir)?;
-    }
-    let full = Plan::full_from_schema(&schema)?;
+    let (schema, full, train) = sweep_inputs(&args.schema, &args.data, &args.model, args.seed)?;
     let full_bytes = full.costs()?.total.bytes;
     let budgets = if args.compressions.is_empty() {
         args.budgets.clone()
@@ -119,13 +115,6 @@ pub fn run(args: &Args) -> Result<ExitCode> {
         Some(path) => QualityModel::load(path)?,
         None => QualityModel::default(),
     };
-    let mut notes = Vec::new();
-    let train = args.model.config(&full, args.seed, &mut notes)?;
-    // The full model is the largest run of a sweep.
-    embplan::train::check_table_memory(&full, train.model.optimizer)?;
-    for note in &notes {
-        crate::cli::say!("note: {note}");
-    }
     let cfg = SweepConfig {
         budgets,
         methods,
@@ -167,6 +156,28 @@ pub fn run(args: &Args) -> Result<ExitCode> {
         crate::cli::say!("wrote {}", path.display());
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The schema (its vocabulary checked), its full-table plan and the training settings of a
+/// sweep, whose largest run (the full model) must fit in memory.
+pub(crate) fn sweep_inputs(
+    schema: &std::path::Path,
+    data: &DataArgs,
+    model: &ModelArgs,
+    seed: u64,
+) -> Result<(Schema, Plan, embplan::train::TrainConfig)> {
+    let schema = Schema::load(schema)?;
+    if let Some(dir) = &data.vocab {
+        embplan::profile::vocab::check_schema(&schema, dir)?;
+    }
+    let full = Plan::full_from_schema(&schema)?;
+    let mut notes = Vec::new();
+    let train = model.config(&full, seed, &mut notes)?;
+    embplan::train::check_table_memory(&full, train.model.optimizer)?;
+    for note in &notes {
+        crate::cli::say!("note: {note}");
+    }
+    Ok((schema, full, train))
 }
 
 /// The summary table and headline (or their `--json` form) on stdout.

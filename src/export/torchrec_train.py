@@ -15,7 +15,6 @@ Prints the loss per step and the bytes of tables and optimizer state each rank h
 
 import argparse
 import glob
-import math
 import os
 import sys
 

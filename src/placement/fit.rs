@@ -65,20 +65,14 @@ pub fn search_placed(
     let capacity = u64::from(topology.devices).saturating_mul(topology.device_memory);
     let mut budget = budget.map_or(capacity, |b| b.min(capacity));
     let mut tries = 0;
-    let mut placed: Option<PlacedSearch> = None;
+    let mut placed: Option<(SearchOutcome, Placement)> = None;
     let mut failed_at: Option<u64> = None;
     let mut step: Option<u64> = None;
     loop {
         tries += 1;
         let outcome = search(schema, budget, options)?;
         match place(&outcome.plan, topology)? {
-            Ok(placement) => {
-                placed = Some(PlacedSearch {
-                    outcome,
-                    placement,
-                    tries,
-                });
-            }
+            Ok(placement) => placed = Some((outcome, placement)),
             Err(e) => {
                 failed_at = Some(budget);
                 if placed.is_none() {
@@ -98,15 +92,18 @@ pub fn search_placed(
         let Some(fail) = failed_at else {
             break; // the first budget placed: nothing larger is allowed
         };
-        let good = placed.as_ref().map_or(0, |p| p.outcome.budget_bytes);
+        let good = placed.as_ref().map_or(0, |(o, _)| o.budget_bytes);
         if fail - good <= (fail / PRECISION).max(1) || tries >= MAX_TRIES {
             break;
         }
         budget = good + (fail - good) / 2;
     }
-    let mut found = placed.expect("the loop ends only once a plan placed");
-    found.tries = tries;
-    Ok(found)
+    let (outcome, placement) = placed.expect("the loop ends only once a plan placed");
+    Ok(PlacedSearch {
+        outcome,
+        placement,
+        tries,
+    })
 }
 
 fn too_small(e: Unplaceable, topology: Topology) -> PlacementError {
